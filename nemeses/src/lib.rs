@@ -1,0 +1,1 @@
+//! Environments (netns, ssh) and faults (partition, kill, pause, clock, net). (Built in issue 4.)

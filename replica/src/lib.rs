@@ -1,0 +1,1 @@
+//! The built-in replicated store served by `faultline node`. (Built in issue 3.)

@@ -1,0 +1,1 @@
+//! Self-contained HTML reports, SVG plots and junit.xml. (Built in issue 6.)

@@ -21,7 +21,8 @@ pub enum Format {
     Jsonl,
     /// Jepsen `history.edn`: one map per line, or one vector of maps.
     Edn,
-    /// Jepsen log lines (`INFO  jepsen.util - 3	:invoke	:cas	[1 4]`), as in the etcd corpus.
+    /// Jepsen log lines (`INFO  jepsen.util - 3 :invoke :cas [1 4]`, tab-separated), as in the
+    /// etcd corpus.
     JepsenLog,
     /// Porcupine's kv EDN: Jepsen maps with a separate `:key`; read as `[key value]` tuples.
     PorcupineKv,
@@ -140,9 +141,9 @@ pub fn detect(head: &str) -> Result<Format, String> {
     let Some(first) = lines.next() else {
         return Ok(Format::Jsonl); // an empty file is an empty history in any format
     };
-    if first.starts_with('{') {
+    if let Some(rest) = first.strip_prefix('{') {
         // JSON objects have "quoted" keys; EDN maps have :keywords.
-        let after = first[1..].trim_start();
+        let after = rest.trim_start();
         if after.starts_with('"') || after.starts_with('}') {
             return Ok(Format::Jsonl);
         }

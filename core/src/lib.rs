@@ -9,6 +9,7 @@
 //! assert_eq!(loaded.history.completion(0).unwrap().kind.as_str(), "ok");
 //! ```
 
+pub mod dsl;
 pub mod format;
 pub mod history;
 pub mod value;

@@ -1,0 +1,343 @@
+//! Client operations as the checkers see them: an invocation paired with its completion,
+//! and the op vocabulary the non-transactional and transactional workloads share.
+//!
+//! # Vocabulary
+//! An op's effects are read as *micro-ops* ([`Mop`]), so one checker handles single ops and
+//! Elle-style transactions alike:
+//!
+//! | `f`      | `value` (completion)                  | micro-ops                                  |
+//! |----------|---------------------------------------|--------------------------------------------|
+//! | `txn`    | `[["append", k, v], ["r", k, [..]]]`  | one per element; `w`/`write`, `r`/`read`,  |
+//! |          | `[["w", k, v], ["r", k, v]]`          | `append` are accepted                      |
+//! | `write`  | `v`                                   | write `v` to the op's key                  |
+//! | `read`   | `v` (a register) or `[..]` (a list)   | read of the op's key                       |
+//! | `append` | `v`                                   | append `v` to the op's key                 |
+//! | `cas`    | `[from, to]`                          | read `from`, then write `to` (ok only)     |
+//!
+//! A single op's key is its extra field `key` (the Porcupine kv corpus and Jepsen's keyed
+//! workloads carry one); an op without it acts on one unnamed object, the key `nil`. Jepsen's
+//! `independent` tuples (`[k v]` values) are not unpacked here.
+//!
+//! A *declared session* is the extra field `session` on an op (any value: `"alice"`, `7`),
+//! read from the invocation, or the completion when the invocation lacks it. A *final read*
+//! is an op whose `f` is `final-read` or that carries the extra field `final: true`; the
+//! controller issues them from every node after healing (see [`Operation::is_final_read`]).
+//!
+//! # Citing ops
+//! Anomalies cite an op by the history index of its completion (the event that carries the
+//! result), or of its invocation when it never completed ([`Operation::cite`]).
+
+use faultline_core::{History, Op, OpType, Value};
+
+/// `nil`: the key of an op without a `key` field, and the value of an unset register.
+pub static NIL: Value = Value::Nil;
+
+/// A client op: its invocation and, if it completed, its completion.
+#[derive(Clone, Copy, Debug)]
+pub struct Operation<'h> {
+    pub invoke: &'h Op,
+    pub completion: Option<&'h Op>,
+}
+
+/// Every client op of a history, in invocation order.
+pub fn operations(history: &History) -> Vec<Operation<'_>> {
+    history
+        .client_pairs()
+        .map(|(invoke, completion)| Operation { invoke, completion })
+        .collect()
+}
+
+impl<'h> Operation<'h> {
+    /// ok, fail or info; an op that never completed counts as info (indeterminate).
+    pub fn outcome(&self) -> OpType {
+        self.completion.map_or(OpType::Info, |c| c.kind)
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.outcome() == OpType::Ok
+    }
+
+    pub fn is_fail(&self) -> bool {
+        self.outcome() == OpType::Fail
+    }
+
+    /// The client process (0 for the nemesis, which [`operations`] never yields).
+    pub fn process(&self) -> u64 {
+        self.invoke.process.client().unwrap_or(0)
+    }
+
+    pub fn f(&self) -> &'h str {
+        &self.invoke.f
+    }
+
+    pub fn invoke_index(&self) -> u64 {
+        self.invoke.index
+    }
+
+    /// The completion's index, if the op completed.
+    pub fn complete_index(&self) -> Option<u64> {
+        self.completion.map(|c| c.index)
+    }
+
+    /// The index an anomaly cites this op by: its completion, else its invocation.
+    pub fn cite(&self) -> u64 {
+        self.complete_index().unwrap_or(self.invoke.index)
+    }
+
+    pub fn invoke_time(&self) -> u64 {
+        self.invoke.time
+    }
+
+    pub fn complete_time(&self) -> Option<u64> {
+        self.completion.map(|c| c.time)
+    }
+
+    /// The value that says what happened: the completion's for an ok op (reads are filled
+    /// in), the invocation's otherwise (what was attempted).
+    pub fn value(&self) -> &'h Value {
+        match self.completion {
+            Some(c) if c.kind == OpType::Ok => &c.value,
+            _ => &self.invoke.value,
+        }
+    }
+
+    fn extra(&self, field: &str) -> Option<&'h Value> {
+        self.invoke
+            .extra
+            .get(field)
+            .or_else(|| self.completion.and_then(|c| c.extra.get(field)))
+    }
+
+    /// The key of a single (non-`txn`) op: its `key` field, or nil.
+    pub fn key(&self) -> &'h Value {
+        self.extra("key").unwrap_or(&NIL)
+    }
+
+    /// The declared session, if the op names one.
+    pub fn session(&self) -> Option<&'h Value> {
+        self.extra("session")
+    }
+
+    /// The node that served the op, if known.
+    pub fn node(&self) -> Option<&'h str> {
+        self.completion
+            .and_then(|c| c.node.as_deref())
+            .or(self.invoke.node.as_deref())
+    }
+
+    /// Whether this op is a final read (`f = "final-read"`, or `final: true`).
+    pub fn is_final_read(&self) -> bool {
+        self.f() == "final-read" || matches!(self.extra("final"), Some(Value::Bool(true)))
+    }
+
+    /// "process 3".
+    pub fn who(&self) -> String {
+        format!("process {}", self.process())
+    }
+
+    /// The micro-ops of this op, or why its value cannot be read as any. Reads of ops that
+    /// did not complete ok carry no value and are dropped; a failed op has no effects.
+    pub fn mops(&self) -> Result<Vec<Mop<'h>>, String> {
+        if self.is_fail() {
+            return Ok(Vec::new());
+        }
+        let ok = self.is_ok();
+        let value = self.value();
+        let mut out = Vec::new();
+        match self.f() {
+            "txn" => {
+                let Some(list) = value.as_list() else {
+                    return Err(format!("a txn's value is a list, not {}", value.type_name()));
+                };
+                for m in list {
+                    let Some([f, k, v]) = m.as_list().and_then(|l| <&[Value; 3]>::try_from(l).ok())
+                    else {
+                        return Err(format!("micro-op {m} is not [f key value]"));
+                    };
+                    let kind = match f.as_str() {
+                        Some("append") => MopKind::Append,
+                        Some("w" | "write") => MopKind::Write,
+                        Some("r" | "read") => MopKind::Read,
+                        _ => return Err(format!("micro-op {m}: unknown function {f}")),
+                    };
+                    if kind != MopKind::Read || ok {
+                        out.push(Mop { kind, key: k, value: v });
+                    }
+                }
+            }
+            "write" | "append" => out.push(Mop {
+                kind: if self.f() == "write" {
+                    MopKind::Write
+                } else {
+                    MopKind::Append
+                },
+                key: self.key(),
+                value,
+            }),
+            "read" | "final-read" => {
+                if ok {
+                    out.push(Mop {
+                        kind: MopKind::Read,
+                        key: self.key(),
+                        value,
+                    });
+                }
+            }
+            "cas" => {
+                let Some([from, to]) = value.as_list().and_then(|l| <&[Value; 2]>::try_from(l).ok())
+                else {
+                    return Err(format!("a cas value is [from to], not {value}"));
+                };
+                if ok {
+                    out.push(Mop {
+                        kind: MopKind::Read,
+                        key: self.key(),
+                        value: from,
+                    });
+                }
+                out.push(Mop {
+                    kind: MopKind::Write,
+                    key: self.key(),
+                    value: to,
+                });
+            }
+            _ => {}
+        }
+        Ok(out)
+    }
+}
+
+/// What a micro-op does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MopKind {
+    Append,
+    Write,
+    Read,
+}
+
+/// One micro-op: an append, a write or a read of one key. A read's value is what it
+/// returned (a list for list-append, a value for a register).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Mop<'h> {
+    pub kind: MopKind,
+    pub key: &'h Value,
+    pub value: &'h Value,
+}
+
+/// Seconds since the test started, for sentences: `1.204 s`.
+pub fn secs(ns: u64) -> String {
+    format!("{:.3} s", ns as f64 / 1e9)
+}
+
+/// A key as a person writes it: `x` for the string "x", `nil`'s key as "the object".
+pub fn key_name(k: &Value) -> String {
+    match k {
+        Value::Str(s) => s.clone(),
+        Value::Nil => "the object".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// A bounded list of values for sentences: `1, 2 and 3`, or `1, 2, 3 and 9 more`.
+pub fn list_values<T: std::fmt::Display>(items: &[T], max: usize) -> String {
+    let shown: Vec<String> = items.iter().take(max).map(|v| v.to_string()).collect();
+    let rest = items.len().saturating_sub(max);
+    match (shown.len(), rest) {
+        (0, _) => "nothing".to_string(),
+        (1, 0) => shown[0].clone(),
+        (n, 0) => format!("{} and {}", shown[..n - 1].join(", "), shown[n - 1]),
+        (_, r) => format!("{} and {r} more", shown.join(", ")),
+    }
+}
+
+/// Checks the budget every so many steps, so tight loops stay cheap.
+pub(crate) struct Pace<'b> {
+    budget: &'b crate::Budget,
+    steps: u32,
+}
+
+impl<'b> Pace<'b> {
+    pub fn new(budget: &'b crate::Budget) -> Pace<'b> {
+        Pace { budget, steps: 0 }
+    }
+
+    /// One more step; every 1024th checks time and cancellation.
+    pub fn tick(&mut self) -> Result<(), crate::Exhausted> {
+        self.steps = self.steps.wrapping_add(1);
+        if self.steps % 1024 == 0 {
+            self.budget.check()
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Checks now, whatever the step count.
+    pub fn check(&self) -> Result<(), crate::Exhausted> {
+        self.budget.check()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faultline_core::dsl::{la, rw, Builder};
+
+    #[test]
+    fn txn_reads_are_dropped_unless_ok() {
+        let mut b = Builder::new();
+        b.txn(0, la("ax1 rx_"));
+        b.info(0, Value::Nil);
+        b.txn_ok(1, rw("wy2 ry2"));
+        let h = b.build();
+        let ops = operations(&h);
+        let m0 = ops[0].mops().unwrap();
+        assert_eq!(m0.len(), 1);
+        assert_eq!(m0[0].kind, MopKind::Append);
+        let m1 = ops[1].mops().unwrap();
+        assert_eq!(m1.len(), 2);
+        assert_eq!(m1[1].kind, MopKind::Read);
+        assert_eq!(m1[1].value, &Value::Int(2));
+    }
+
+    #[test]
+    fn single_ops_take_their_key_from_the_key_field() {
+        let mut b = Builder::new();
+        b.op_ok(0, "write", 3.into(), 3.into());
+        let mut h = b.build().into_ops();
+        h[0].extra.insert("key", "x".into());
+        h[0].extra.insert("session", "alice".into());
+        let h = History::from_ops(h).unwrap();
+        let ops = operations(&h);
+        assert_eq!(ops[0].key(), &Value::from("x"));
+        assert_eq!(ops[0].session(), Some(&Value::from("alice")));
+        let m = ops[0].mops().unwrap();
+        assert_eq!((m[0].kind, m[0].key), (MopKind::Write, &Value::from("x")));
+    }
+
+    #[test]
+    fn an_ok_cas_reads_then_writes() {
+        let mut b = Builder::new();
+        b.op_ok(0, "cas", vec![1, 2].into(), vec![1, 2].into());
+        let h = b.build();
+        let m = operations(&h)[0].mops().unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!((m[0].kind, m[0].value), (MopKind::Read, &Value::Int(1)));
+        assert_eq!((m[1].kind, m[1].value), (MopKind::Write, &Value::Int(2)));
+    }
+
+    #[test]
+    fn a_malformed_txn_says_why() {
+        let mut b = Builder::new();
+        b.op_ok(0, "txn", Value::Int(3), Value::Int(3));
+        let h = b.build();
+        let err = operations(&h)[0].mops().unwrap_err();
+        assert!(err.contains("list"), "{err}");
+    }
+
+    #[test]
+    fn lists_of_values_are_bounded() {
+        assert_eq!(list_values(&[1, 2, 3], 5), "1, 2 and 3");
+        assert_eq!(list_values(&[1, 2, 3, 4], 2), "1, 2 and 2 more");
+        assert_eq!(list_values::<i64>(&[], 2), "nothing");
+    }
+}

@@ -3,6 +3,14 @@
 //! Checkers never do I/O and never round an unchecked history up to valid: a [`Budget`]
 //! that runs out gives [`Validity::Unknown`] with the reason.
 
+pub mod bank;
+pub mod convergence;
+pub mod faults;
+pub mod lost;
+pub mod operation;
+pub mod prefix;
+pub mod session;
+pub mod stats;
 pub mod verdict;
 
 use faultline_core::History;

@@ -250,6 +250,21 @@ pub fn list_values<T: std::fmt::Display>(items: &[T], max: usize) -> String {
     }
 }
 
+/// A list for sentences: `[1 2 3]`, or `[1 2 3 4 5 ... 98 99 100] (100 elements)` when long.
+pub fn show_list(items: &[Value]) -> String {
+    let join = |xs: &[Value]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" ");
+    if items.len() <= 12 {
+        format!("[{}]", join(items))
+    } else {
+        let n = items.len();
+        format!(
+            "[{} ... {}] ({n} elements)",
+            join(&items[..5]),
+            join(&items[n - 3..])
+        )
+    }
+}
+
 /// Checks the budget every so many steps, so tight loops stay cheap.
 pub(crate) struct Pace<'b> {
     budget: &'b crate::Budget,
@@ -332,6 +347,13 @@ mod tests {
         let h = b.build();
         let err = operations(&h)[0].mops().unwrap_err();
         assert!(err.contains("list"), "{err}");
+    }
+
+    #[test]
+    fn long_lists_are_shortened_in_sentences() {
+        let v: Vec<Value> = (1..=20).map(Value::Int).collect();
+        assert_eq!(show_list(&v[..3]), "[1 2 3]");
+        assert_eq!(show_list(&v), "[1 2 3 4 5 ... 18 19 20] (20 elements)");
     }
 
     #[test]

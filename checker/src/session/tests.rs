@@ -1,0 +1,404 @@
+//! One hand-written history per anomaly kind, with the exact ops asserted.
+
+use faultline_core::dsl::{la, rw, Builder};
+use faultline_core::{History, Process, Value};
+
+use super::*;
+use crate::Validity;
+
+fn check(h: &History) -> Verdict {
+    SessionChecker::default().check(h, &Budget::unlimited())
+}
+
+/// Puts every op of process `p` in declared session `s`.
+fn sessions(h: History, of: &[(u64, &str)]) -> History {
+    let mut ops = h.into_ops();
+    for op in &mut ops {
+        if let Some(&(_, s)) = of.iter().find(|(p, _)| op.process == Process::Client(*p)) {
+            op.extra.insert("session", s.into());
+        }
+    }
+    History::from_ops(ops).unwrap()
+}
+
+/// (kind, ops) of every anomaly.
+fn found(v: &Verdict) -> Vec<(&str, Vec<u64>)> {
+    v.anomalies.iter().map(|a| (a.kind.as_str(), a.ops.clone())).collect()
+}
+
+#[test]
+fn register_read_of_a_value_older_than_ones_own_write() {
+    let mut b = Builder::new();
+    b.txn_ok(1, rw("wx1")); // 0, 1
+    b.txn_ok(0, rw("wx2")); // 2, 3
+    b.txn_ok(0, rw("rx1")); // 4, 5
+    let v = check(&b.build());
+    assert_eq!(found(&v), vec![("read-your-writes", vec![3, 5])]);
+    assert_eq!(v.anomalies[0].key, Some(Value::from("x")));
+    let e = &v.anomalies[0].explanation;
+    assert!(e.starts_with("process 0 wrote 2 to x (acknowledged at 0.004 s); then process 0 read x at 0.005 s and saw 1, a value older than its own write"), "{e}");
+    assert!(e.contains("the write of 1 was acknowledged at 0.002 s, before the write of 2 began at 0.003 s"), "{e}");
+    assert_eq!(v.models.ruled_out, vec!["read-your-writes"]);
+    assert!(v.models.kept.contains(&"monotonic-reads".to_string()) == false);
+    assert_eq!(v.valid, Validity::Invalid);
+}
+
+#[test]
+fn register_read_of_the_initial_value_after_a_write() {
+    let mut b = Builder::new();
+    b.txn_ok(0, rw("wx1")).txn_ok(0, rw("rx_"));
+    let v = check(&b.build());
+    assert_eq!(found(&v), vec![("read-your-writes", vec![1, 3])]);
+    assert!(v.anomalies[0].explanation.contains("nil is x's initial value"));
+}
+
+#[test]
+fn register_concurrent_writes_are_not_ordered() {
+    // Process 1's write of 1 overlaps process 0's write of 2: either may be newer.
+    let mut b = Builder::new();
+    b.txn(1, rw("wx1")); // 0
+    b.txn_ok(0, rw("wx2")); // 1, 2
+    b.ok(1, rw("wx1")); // 3
+    b.txn_ok(0, rw("rx1")); // 4, 5
+    let v = check(&b.build());
+    assert!(v.anomalies.is_empty(), "{:?}", v.anomalies);
+    assert_eq!(v.valid, Validity::Valid);
+    assert!(v.models.kept.contains(&"read-your-writes".to_string()));
+}
+
+#[test]
+fn register_going_back_in_time_breaks_monotonic_reads() {
+    let mut b = Builder::new();
+    b.txn_ok(1, rw("wx1")).txn_ok(1, rw("wx2")); // 0-3
+    b.txn_ok(0, rw("rx2")).txn_ok(0, rw("rx1")); // 4-7
+    let v = check(&b.build());
+    assert_eq!(found(&v), vec![("monotonic-reads", vec![5, 7])]);
+    assert!(v.anomalies[0].explanation.starts_with(
+        "process 0 read x at 0.005 s and saw 2; then process 0 read x at 0.007 s and saw 1, an older value"
+    ));
+    assert_eq!(v.models.ruled_out, vec!["monotonic-reads"]);
+}
+
+#[test]
+fn register_monotonic_writes_across_keys_in_one_snapshot() {
+    let mut b = Builder::new();
+    b.txn_ok(1, rw("wx1")).txn_ok(1, rw("wy2")); // 0-3
+    b.txn_ok(2, rw("ry2 rx_")); // 4, 5
+    let v = check(&b.build());
+    assert_eq!(found(&v), vec![("monotonic-writes", vec![1, 3, 5])]);
+    assert_eq!(v.anomalies[0].key, Some(Value::from("x")));
+    let e = &v.anomalies[0].explanation;
+    assert!(e.contains("process 2's transaction at 0.005 s saw 2 in y but nil in x"), "{e}");
+}
+
+#[test]
+fn register_writes_follow_reads_across_keys() {
+    let mut b = Builder::new();
+    b.txn_ok(0, rw("wx1")); // 0, 1
+    b.txn_ok(1, rw("rx1")).txn_ok(1, rw("wy2")); // 2-5
+    b.txn_ok(2, rw("ry2 rx_")); // 6, 7
+    let v = check(&b.build());
+    assert_eq!(found(&v), vec![("writes-follow-reads", vec![3, 5, 7])]);
+}
+
+#[test]
+fn register_declared_session_spans_processes() {
+    // A user writes from one device (process 0) and reads from another (process 1).
+    let mut b = Builder::new();
+    b.txn_ok(0, rw("wx1")).txn_ok(1, rw("rx_"));
+    let h = sessions(b.build(), &[(0, "alice"), (1, "alice")]);
+    let v = check(&h);
+    assert_eq!(found(&v), vec![("read-your-writes", vec![1, 3])]);
+    assert!(v.anomalies[0].explanation.starts_with("In session \"alice\", process 0 wrote 1"));
+    assert_eq!(v.stats["guarantees"]["read-your-writes"]["session"], 1);
+    assert_eq!(v.stats["declared_sessions"], 1);
+    // Without the declaration there is no session to keep.
+    assert!(check(&b.build()).anomalies.is_empty());
+}
+
+#[test]
+fn a_declared_session_does_not_repeat_what_its_process_reported() {
+    let mut b = Builder::new();
+    b.txn_ok(0, rw("wx1")).txn_ok(0, rw("rx_"));
+    let v = check(&sessions(b.build(), &[(0, "alice")]));
+    assert_eq!(v.anomalies.len(), 1);
+    assert_eq!(v.stats["guarantees"]["read-your-writes"]["process"], 1);
+    assert_eq!(v.stats["guarantees"]["read-your-writes"]["session"], 0);
+}
+
+#[test]
+fn list_append_read_lacking_ones_own_append() {
+    let mut b = Builder::new();
+    b.txn_ok(0, la("ax1")).txn_ok(0, la("rx_"));
+    let v = check(&b.build());
+    assert_eq!(found(&v), vec![("read-your-writes", vec![1, 3])]);
+    assert_eq!(v.stats["workload"], "list-append");
+    let e = &v.anomalies[0].explanation;
+    assert!(e.starts_with("process 0 appended 1 to x (acknowledged at 0.002 s); then process 0 read x at 0.003 s and saw [], which lacks its own append."), "{e}");
+}
+
+#[test]
+fn list_append_read_losing_what_an_earlier_read_saw() {
+    let mut b = Builder::new();
+    b.txn_ok(1, la("ax1")).txn_ok(1, la("ax2")); // 0-3
+    b.txn_ok(0, la("rx12")).txn_ok(0, la("rx1")); // 4-7
+    let v = check(&b.build());
+    assert_eq!(found(&v), vec![("monotonic-reads", vec![5, 7])]);
+    let e = &v.anomalies[0].explanation;
+    assert!(e.contains("saw [1 2]; then process 0 read x at 0.007 s and saw [1], which lacks 2 that the earlier read had seen."), "{e}");
+}
+
+#[test]
+fn list_append_later_append_without_the_earlier() {
+    let mut b = Builder::new();
+    b.txn_ok(0, la("ax1")).txn_ok(0, la("ax2")); // 0-3
+    b.txn_ok(1, la("rx2")); // 4, 5
+    let v = check(&b.build());
+    assert_eq!(found(&v), vec![("monotonic-writes", vec![1, 3, 5])]);
+    assert!(v.anomalies[0].explanation.ends_with("which has 2 without the earlier append of 1."));
+}
+
+#[test]
+fn list_append_later_append_ordered_first() {
+    let mut b = Builder::new();
+    b.txn_ok(0, la("ax1")).txn_ok(0, la("ax2")); // 0-3
+    b.txn_ok(1, la("rx21")); // 4, 5
+    let v = check(&b.build());
+    assert_eq!(found(&v), vec![("monotonic-writes", vec![1, 3, 5])]);
+    assert!(v.anomalies[0].explanation.ends_with("which puts 2 before the earlier append of 1."));
+}
+
+#[test]
+fn list_append_monotonic_writes_across_keys() {
+    let mut b = Builder::new();
+    b.txn_ok(0, la("ax1")).txn_ok(0, la("ay2")); // 0-3
+    b.txn_ok(1, la("ry2 rx_")); // 4, 5
+    let v = check(&b.build());
+    assert_eq!(found(&v), vec![("monotonic-writes", vec![1, 3, 5])]);
+    assert_eq!(v.anomalies[0].key, Some(Value::from("x")));
+}
+
+#[test]
+fn list_append_writes_follow_reads_same_key() {
+    let mut b = Builder::new();
+    b.txn_ok(1, la("ax1")); // 0, 1
+    b.txn_ok(0, la("rx1")).txn_ok(0, la("ax2")); // 2-5
+    b.txn_ok(2, la("rx2")); // 6, 7
+    let v = check(&b.build());
+    assert_eq!(found(&v), vec![("writes-follow-reads", vec![3, 5, 7])]);
+}
+
+#[test]
+fn list_append_writes_follow_reads_across_keys() {
+    let mut b = Builder::new();
+    b.txn_ok(1, la("ax1")); // 0, 1
+    b.txn_ok(0, la("rx1")).txn_ok(0, la("ay2")); // 2-5
+    b.txn_ok(2, la("ry2 rx_")); // 6, 7
+    let v = check(&b.build());
+    assert_eq!(found(&v), vec![("writes-follow-reads", vec![3, 5, 7])]);
+}
+
+#[test]
+fn a_good_list_append_history_keeps_all_four() {
+    let mut b = Builder::new();
+    b.txn_ok(1, la("ax1")); // 0, 1
+    b.txn_ok(0, la("rx1")).txn_ok(0, la("ax2 ay3")); // 2-5
+    b.txn_ok(0, la("ax4")).txn_ok(2, la("rx124 ry3")); // 6-9
+    b.txn_ok(0, la("rx124"));
+    let v = check(&b.build());
+    assert_eq!(v.valid, Validity::Valid, "{:?}", v.anomalies);
+    let mut kept = v.models.kept.clone();
+    kept.sort();
+    assert_eq!(
+        kept,
+        vec!["monotonic-reads", "monotonic-writes", "read-your-writes", "writes-follow-reads"]
+    );
+}
+
+#[test]
+fn nothing_to_check_is_unknown() {
+    let mut b = Builder::new();
+    b.txn_ok(0, rw("wx1")).txn_ok(1, rw("rx1"));
+    let v = check(&b.build());
+    assert_eq!(v.valid, Validity::Unknown);
+    assert_eq!(v.stats["not_checked"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn malformed_ops_make_a_clean_verdict_unknown() {
+    let mut b = Builder::new();
+    b.txn_ok(0, rw("wx1")).txn_ok(0, rw("rx1"));
+    b.op_ok(1, "txn", Value::Int(3), Value::Int(3));
+    let v = check(&b.build());
+    assert_eq!(v.valid, Validity::Unknown);
+    assert!(v.unknown_reason.unwrap().contains("index 5"));
+}
+
+#[test]
+fn a_cancelled_budget_is_unknown() {
+    let mut b = Builder::new();
+    for i in 0..2000 {
+        b.txn_ok(0, rw(&format!("wx{i}")));
+    }
+    let budget = Budget::unlimited();
+    budget.cancel();
+    let v = SessionChecker::default().check(&b.build(), &budget);
+    assert_eq!(v.valid, Validity::Unknown);
+}
+
+mod oracle {
+    //! Monotonic reads against a brute-force pairwise check: every pair of reads of one
+    //! process, the earlier completed before the later began.
+    use std::collections::BTreeSet;
+
+    use faultline_core::dsl::{la, rw, Builder};
+    use faultline_core::{History, OpType, Value};
+    use proptest::prelude::*;
+
+    use super::super::SessionChecker;
+    use crate::{Budget, Checker};
+
+    /// (process, invoke-a-write?, which value to read) steps; each step invokes a new op on
+    /// the process or completes its open one.
+    fn history(steps: &[(u64, bool, usize)], list: bool) -> History {
+        let mut b = Builder::new();
+        let mut open: [Option<(bool, i64)>; 3] = [None; 3];
+        let mut written: Vec<i64> = Vec::new();
+        let mut next = 1;
+        let txn = |s: String| if list { la(&s) } else { rw(&s) };
+        let read_value = |written: &[i64], pick: usize| -> String {
+            if list {
+                // A list read: the first `pick` values written, possibly skipping one.
+                let n = pick % (written.len() + 1);
+                let mut l: Vec<i64> = written[..n].to_vec();
+                if pick % 3 == 0 && !l.is_empty() {
+                    l.remove(pick % l.len());
+                }
+                if l.is_empty() {
+                    "rx_".into()
+                } else {
+                    format!("rx{}", l.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(","))
+                }
+            } else {
+                match pick % (written.len() + 1) {
+                    0 => "rx_".into(),
+                    i => format!("rx{}", written[i - 1]),
+                }
+            }
+        };
+        let complete = |b: &mut Builder, p: u64, op: (bool, i64), pick: usize, written: &mut Vec<i64>| {
+            if op.0 {
+                written.push(op.1);
+                b.ok(p, txn(format!("{}x{}", if list { "a" } else { "w" }, op.1)));
+            } else {
+                b.ok(p, txn(read_value(written, pick)));
+            }
+        };
+        for &(p, write, pick) in steps {
+            match open[p as usize].take() {
+                Some(op) => complete(&mut b, p, op, pick, &mut written),
+                None => {
+                    if write {
+                        b.txn(p, txn(format!("{}x{next}", if list { "a" } else { "w" })));
+                        open[p as usize] = Some((true, next));
+                        next += 1;
+                    } else {
+                        b.txn(p, txn("rx_".into()));
+                        open[p as usize] = Some((false, 0));
+                    }
+                }
+            }
+        }
+        for p in 0..3 {
+            if let Some(op) = open[p as usize].take() {
+                complete(&mut b, p, op, p as usize * 7 + 1, &mut written);
+            }
+        }
+        b.build()
+    }
+
+    /// The read value of a completed single-read txn.
+    fn read_of(v: &Value) -> Option<&Value> {
+        match v.as_list()? {
+            [m] => match m.as_list()? {
+                [f, _, v] if f.as_str() == Some("r") => Some(v),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Completion indices of reads that break monotonic reads against some earlier read.
+    fn brute_force(h: &History, list: bool) -> BTreeSet<u64> {
+        let ops: Vec<_> = h.client_pairs().filter_map(|(i, c)| Some((i, c?))).collect();
+        // Write value -> (invoke index, completion index).
+        let writes: Vec<(i64, u64, u64)> = ops
+            .iter()
+            .filter(|(i, _)| read_of(&i.value).is_none())
+            .map(|(i, c)| {
+                let m = &i.value.as_list().unwrap()[0];
+                (m.as_list().unwrap()[2].as_int().unwrap(), i.index, c.index)
+            })
+            .collect();
+        let older = |u: &Value, w: &Value| -> bool {
+            let Some(w) = w.as_int() else { return false };
+            let (_, winv, _) = writes.iter().find(|x| x.0 == w).unwrap();
+            match u.as_int() {
+                None => true,
+                Some(u) => writes.iter().find(|x| x.0 == u).unwrap().2 < *winv,
+            }
+        };
+        let mut bad = BTreeSet::new();
+        for (i2, c2) in &ops {
+            let Some(v2) = read_of(&c2.value) else { continue };
+            for (i1, c1) in &ops {
+                let Some(v1) = read_of(&c1.value) else { continue };
+                if i1.process != i2.process || c1.index >= i2.index || c1.kind != OpType::Ok {
+                    continue;
+                }
+                let violated = if list {
+                    let l2 = v2.as_list().unwrap();
+                    v1.as_list().unwrap().iter().any(|e| !l2.contains(e))
+                } else {
+                    older(v2, v1)
+                };
+                if violated {
+                    bad.insert(c2.index);
+                }
+            }
+        }
+        bad
+    }
+
+    fn checker_says(h: &History) -> BTreeSet<u64> {
+        let c = SessionChecker {
+            max_reported: usize::MAX,
+            ..SessionChecker::default()
+        };
+        c.check(h, &Budget::unlimited())
+            .anomalies
+            .iter()
+            .filter(|a| a.kind == "monotonic-reads")
+            .map(|a| *a.ops.last().unwrap())
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn register_monotonic_reads_matches_brute_force(
+            steps in prop::collection::vec((0u64..3, any::<bool>(), 0usize..50), 0..40)
+        ) {
+            let h = history(&steps, false);
+            prop_assert_eq!(checker_says(&h), brute_force(&h, false));
+        }
+
+        #[test]
+        fn list_append_monotonic_reads_matches_brute_force(
+            steps in prop::collection::vec((0u64..3, any::<bool>(), 0usize..50), 0..40)
+        ) {
+            let h = history(&steps, true);
+            prop_assert_eq!(checker_says(&h), brute_force(&h, true));
+        }
+    }
+}

@@ -11,6 +11,7 @@ pub mod operation;
 pub mod prefix;
 pub mod session;
 pub mod stats;
+mod unique;
 pub mod verdict;
 
 use faultline_core::History;

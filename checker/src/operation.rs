@@ -207,6 +207,39 @@ impl<'h> Operation<'h> {
     }
 }
 
+/// Which version semantics a keyed history uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Workload {
+    /// List-append if any op appends, else registers.
+    #[default]
+    Auto,
+    /// Unique writes and reads of single values (`write`, `read`, `cas`, rw `txn`).
+    Register,
+    /// Unique appends and reads of whole lists (`append`, list-append `txn`).
+    ListAppend,
+}
+
+impl Workload {
+    /// Decides `Auto` from the micro-ops of a history.
+    pub fn resolve(self, mops: &[Vec<Mop<'_>>]) -> Workload {
+        match self {
+            Workload::Auto if mops.iter().flatten().any(|m| m.kind == MopKind::Append) => {
+                Workload::ListAppend
+            }
+            Workload::Auto => Workload::Register,
+            w => w,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Auto => "auto",
+            Workload::Register => "register",
+            Workload::ListAppend => "list-append",
+        }
+    }
+}
+
 /// What a micro-op does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MopKind {

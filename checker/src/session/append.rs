@@ -8,34 +8,8 @@ use serde_json::json;
 
 use super::{prior, Ctx, Guarantee, Report};
 use crate::operation::{key_name, list_values, secs, show_list, MopKind, Pace};
+use crate::unique::{Lookup, Unique};
 use crate::{Anomaly, Exhausted};
-
-struct Appends<'h> {
-    /// (op, key, element) per append micro-op of an ok or indeterminate op.
-    all: Vec<(usize, &'h Value, &'h Value)>,
-    /// (key, element) -> the append, or None when several appended it.
-    index: FxHashMap<(&'h Value, &'h Value), Option<u32>>,
-}
-
-impl<'h> Appends<'h> {
-    fn new(ctx: &Ctx<'h>) -> Appends<'h> {
-        let mut a = Appends {
-            all: Vec::new(),
-            index: FxHashMap::default(),
-        };
-        for (i, mops) in ctx.mops.iter().enumerate() {
-            for m in mops.iter().filter(|m| m.kind == MopKind::Append) {
-                let id = a.all.len() as u32;
-                a.all.push((i, m.key, m.value));
-                a.index
-                    .entry((m.key, m.value))
-                    .and_modify(|e| *e = None)
-                    .or_insert(Some(id));
-            }
-        }
-        a
-    }
-}
 
 /// A read's list, or None if the value is not one (nil reads as empty).
 fn as_list(v: &Value) -> Option<&[Value]> {
@@ -62,8 +36,8 @@ pub(super) fn check(
     report: &mut Report,
     pace: &mut Pace<'_>,
 ) -> Result<Vec<(&'static str, serde_json::Value)>, Exhausted> {
-    let appends = Appends::new(ctx);
-    let duplicates = appends.index.values().filter(|v| v.is_none()).count();
+    let appends = Unique::new(&ctx.mops, MopKind::Append);
+    let duplicates = appends.duplicates();
 
     // Per (scope, key): acknowledged appends, elements in the order the scope first saw
     // them, and reads; all in completion order.
@@ -78,8 +52,8 @@ pub(super) fn check(
             for m in &ctx.mops[i] {
                 match m.kind {
                     MopKind::Append => {
-                        if let Some(Some(a)) = appends.index.get(&(m.key, m.value)) {
-                            alog.entry((s, m.key)).or_default().push((done, *a));
+                        if let Lookup::One(a) = appends.get(m.key, m.value) {
+                            alog.entry((s, m.key)).or_default().push((done, a));
                         }
                     }
                     MopKind::Read => {
@@ -217,8 +191,8 @@ pub(super) fn check(
         for (key, list, _) in &lists {
             for (i, b) in list.iter().enumerate() {
                 pace.tick()?;
-                let Some(Some(bid)) = appends.index.get(&(*key, b)) else { continue };
-                let bop = appends.all[*bid as usize].0;
+                let Lookup::One(bid) = appends.get(key, b) else { continue };
+                let bop = appends.op(bid);
                 if bop == r {
                     continue;
                 }

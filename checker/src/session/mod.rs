@@ -53,18 +53,9 @@ use std::collections::HashSet;
 use faultline_core::{History, Value};
 use rustc_hash::FxHashMap;
 
+pub use crate::operation::Workload;
 use crate::operation::{operations, secs, Mop, MopKind, Operation, Pace};
 use crate::{Anomaly, Budget, Checker, Exhausted, Models, Validity, Verdict};
-
-/// Which version semantics a history uses.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Workload {
-    /// List-append if any op appends, else registers.
-    #[default]
-    Auto,
-    Register,
-    ListAppend,
-}
 
 /// Checks the four session guarantees of Terry et al.
 #[derive(Clone, Debug)]
@@ -295,17 +286,7 @@ impl SessionChecker {
     fn run(&self, ctx: &Ctx<'_>, budget: &Budget) -> Result<Verdict, Exhausted> {
         let mut pace = Pace::new(budget);
         let mut report = Report::new(self.max_reported);
-        let workload = match self.workload {
-            Workload::Auto => {
-                let appends = ctx.mops.iter().flatten().any(|m| m.kind == MopKind::Append);
-                if appends {
-                    Workload::ListAppend
-                } else {
-                    Workload::Register
-                }
-            }
-            w => w,
-        };
+        let workload = self.workload.resolve(&ctx.mops);
         let mut v = Verdict::valid(self.name());
         let (name, order, notes) = match workload {
             Workload::ListAppend => (

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::{prior, Ctx, Guarantee, Report};
 use crate::operation::{key_name, secs, MopKind, Pace};
+use crate::unique::{Lookup, Unique};
 use crate::{Anomaly, Exhausted};
 
 /// What a read saw.
@@ -26,49 +27,30 @@ enum Resolved {
     Unknown,
 }
 
-struct Writes<'h> {
-    /// (op, key, value) per write micro-op of an ok or indeterminate op.
-    all: Vec<(usize, &'h Value, &'h Value)>,
-    /// (key, value) -> the write, or None when several wrote it.
-    index: FxHashMap<(&'h Value, &'h Value), Option<u32>>,
-}
+struct Writes<'h>(Unique<'h>);
 
 impl<'h> Writes<'h> {
     fn new(ctx: &Ctx<'h>) -> Writes<'h> {
-        let mut w = Writes {
-            all: Vec::new(),
-            index: FxHashMap::default(),
-        };
-        for (i, mops) in ctx.mops.iter().enumerate() {
-            for m in mops.iter().filter(|m| m.kind == MopKind::Write) {
-                let id = w.all.len() as u32;
-                w.all.push((i, m.key, m.value));
-                w.index
-                    .entry((m.key, m.value))
-                    .and_modify(|e| *e = None)
-                    .or_insert(Some(id));
-            }
-        }
-        w
+        Writes(Unique::new(&ctx.mops, MopKind::Write))
     }
 
     fn resolve(&self, key: &'h Value, value: &'h Value) -> Resolved {
-        match self.index.get(&(key, value)) {
-            Some(Some(w)) => Resolved::Ver(Ver::W(*w)),
-            Some(None) => Resolved::Ambiguous,
-            None if value.is_nil() => Resolved::Ver(Ver::Init),
-            None => Resolved::Unknown,
+        match self.0.get(key, value) {
+            Lookup::One(w) => Resolved::Ver(Ver::W(w)),
+            Lookup::Many => Resolved::Ambiguous,
+            Lookup::None if value.is_nil() => Resolved::Ver(Ver::Init),
+            Lookup::None => Resolved::Unknown,
         }
     }
 
     fn op(&self, w: u32) -> usize {
-        self.all[w as usize].0
+        self.0.op(w)
     }
 
     fn value(&self, v: Ver) -> String {
         match v {
             Ver::Init => "nil".to_string(),
-            Ver::W(w) => self.all[w as usize].2.to_string(),
+            Ver::W(w) => self.0.value(w).to_string(),
         }
     }
 }

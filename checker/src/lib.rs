@@ -6,6 +6,7 @@
 pub mod bank;
 pub mod convergence;
 pub mod faults;
+mod found;
 pub mod lost;
 pub mod operation;
 pub mod prefix;

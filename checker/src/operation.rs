@@ -271,6 +271,11 @@ pub fn key_name(k: &Value) -> String {
     }
 }
 
+/// " on n1" when the node is known, for sentences about which replica answered.
+pub fn node_suffix(node: Option<&str>) -> String {
+    node.map(|n| format!(" on {n}")).unwrap_or_default()
+}
+
 /// A bounded list of values for sentences: `1, 2 and 3`, or `1, 2, 3 and 9 more`.
 pub fn list_values<T: std::fmt::Display>(items: &[T], max: usize) -> String {
     let shown: Vec<String> = items.iter().take(max).map(|v| v.to_string()).collect();

@@ -34,8 +34,9 @@ mod order;
 
 use faultline_core::History;
 
+pub(crate) use crate::found::Found;
 use crate::operation::{operations, Mop, Operation, Pace, Workload};
-use crate::{Anomaly, Budget, Checker, Exhausted, Models, Validity, Verdict};
+use crate::{Budget, Checker, Exhausted, Models, Validity, Verdict};
 
 /// Checks consistent prefix per key and causal prefix across keys.
 #[derive(Clone, Debug)]
@@ -51,27 +52,6 @@ impl Default for PrefixChecker {
             workload: Workload::Auto,
             max_reported: 100,
         }
-    }
-}
-
-/// Collects anomalies with a per-kind cap.
-pub(crate) struct Found {
-    max: usize,
-    counts: std::collections::BTreeMap<&'static str, u64>,
-    anomalies: Vec<Anomaly>,
-}
-
-impl Found {
-    pub fn add(&mut self, kind: &'static str, make: impl FnOnce() -> Anomaly) {
-        let n = self.counts.entry(kind).or_default();
-        *n += 1;
-        if *n as usize <= self.max {
-            self.anomalies.push(make());
-        }
-    }
-
-    fn count(&self, kinds: &[&str]) -> u64 {
-        kinds.iter().map(|k| self.counts.get(k).copied().unwrap_or(0)).sum()
     }
 }
 
@@ -105,11 +85,7 @@ impl PrefixChecker {
             by_completion,
         };
         let workload = self.workload.resolve(&p.mops);
-        let mut found = Found {
-            max: self.max_reported,
-            counts: Default::default(),
-            anomalies: Vec::new(),
-        };
+        let mut found = Found::new(self.max_reported);
         let mut v = Verdict::valid(self.name());
         v.stat("workload", workload.name());
         let mut models = Models::default();
@@ -150,10 +126,7 @@ impl PrefixChecker {
             found.count(&["causal-prefix", "causal-cycle"]),
             causal_checked,
         );
-        v.stat("anomalies", serde_json::to_value(&found.counts).unwrap_or_default());
-        for a in found.anomalies {
-            v.push(a);
-        }
+        found.into_verdict(&mut v);
         v.models = models;
         if v.valid == Validity::Valid {
             if let Some((at, why)) = malformed.first() {

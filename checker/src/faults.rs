@@ -69,15 +69,27 @@ fn actions(history: &History) -> Vec<Action<'_>> {
         let paired = history.partner(op.index as usize).is_some();
         if op.kind == OpType::Invoke {
             if let Some(l) = lone.take() {
-                out.push(Action { f: &l.f, first: l, last: l });
+                out.push(Action {
+                    f: &l.f,
+                    first: l,
+                    last: l,
+                });
             }
             // Closed by its completion below; an invocation that never completes stands alone.
-            out.push(Action { f: &op.f, first: op, last: op });
+            out.push(Action {
+                f: &op.f,
+                first: op,
+                last: op,
+            });
             continue;
         }
         if paired {
             // The completion of the last pushed invocation.
-            if let Some(a) = out.iter_mut().rev().find(|a| a.first.kind == OpType::Invoke) {
+            if let Some(a) = out
+                .iter_mut()
+                .rev()
+                .find(|a| a.first.kind == OpType::Invoke)
+            {
                 if history.partner(a.first.index as usize) == Some(op.index as usize) {
                     a.last = op;
                     continue;
@@ -85,16 +97,28 @@ fn actions(history: &History) -> Vec<Action<'_>> {
             }
         }
         match lone.take() {
-            Some(l) if l.f == op.f => out.push(Action { f: &l.f, first: l, last: op }),
+            Some(l) if l.f == op.f => out.push(Action {
+                f: &l.f,
+                first: l,
+                last: op,
+            }),
             Some(l) => {
-                out.push(Action { f: &l.f, first: l, last: l });
+                out.push(Action {
+                    f: &l.f,
+                    first: l,
+                    last: l,
+                });
                 lone = Some(op);
             }
             None => lone = Some(op),
         }
     }
     if let Some(l) = lone {
-        out.push(Action { f: &l.f, first: l, last: l });
+        out.push(Action {
+            f: &l.f,
+            first: l,
+            last: l,
+        });
     }
     out.sort_by_key(|a| a.first.index);
     out
@@ -138,18 +162,16 @@ pub fn fault_windows(history: &History) -> Vec<FaultWindow> {
     for a in actions(history) {
         let kill_open = open.iter().any(|&i| windows[i].fault == "kill");
         match role(a.f, kill_open) {
-            Some(Role::Open(fault)) => {
-                if !open.iter().any(|&i| windows[i].fault == fault) {
-                    open.push(windows.len());
-                    windows.push(FaultWindow {
-                        fault,
-                        start: a.first.time,
-                        end: None,
-                        start_index: a.first.index,
-                        end_index: None,
-                        value: a.last.value.clone(),
-                    });
-                }
+            Some(Role::Open(fault)) if !open.iter().any(|&i| windows[i].fault == fault) => {
+                open.push(windows.len());
+                windows.push(FaultWindow {
+                    fault,
+                    start: a.first.time,
+                    end: None,
+                    start_index: a.first.index,
+                    end_index: None,
+                    value: a.last.value.clone(),
+                });
             }
             Some(Role::Close(fault)) => {
                 if let Some(pos) = open.iter().position(|&i| windows[i].fault == fault) {
@@ -164,7 +186,8 @@ pub fn fault_windows(history: &History) -> Vec<FaultWindow> {
                     windows[i].end_index = Some(a.last.index);
                 }
             }
-            None => {}
+            // A fault already open: folded into its window.
+            Some(Role::Open(_)) | None => {}
         }
     }
     windows
@@ -216,7 +239,10 @@ mod tests {
         let w = fault_windows(&History::from_ops(ops).unwrap());
         // kill..start closes the kill; the second start opens a generic window left open.
         assert_eq!(w.len(), 2);
-        assert_eq!((w[0].fault.as_str(), w[0].start, w[0].end), ("kill", 10, Some(40)));
+        assert_eq!(
+            (w[0].fault.as_str(), w[0].start, w[0].end),
+            ("kill", 10, Some(40))
+        );
         assert_eq!((w[1].fault.as_str(), w[1].end), ("start", None));
     }
 

@@ -31,13 +31,19 @@ impl Found {
 
     /// How many anomalies of these kinds were found.
     pub fn count(&self, kinds: &[&str]) -> u64 {
-        kinds.iter().map(|k| self.counts.get(k).copied().unwrap_or(0)).sum()
+        kinds
+            .iter()
+            .map(|k| self.counts.get(k).copied().unwrap_or(0))
+            .sum()
     }
 
     /// Moves the anomalies into the verdict (making it invalid if there are any) and the
     /// counts into its `anomalies` stat.
     pub fn into_verdict(self, v: &mut Verdict) {
-        v.stat("anomalies", serde_json::to_value(&self.counts).unwrap_or_default());
+        v.stat(
+            "anomalies",
+            serde_json::to_value(&self.counts).unwrap_or_default(),
+        );
         for a in self.anomalies {
             v.push(a);
         }

@@ -147,7 +147,10 @@ impl<'h> Operation<'h> {
         match self.f() {
             "txn" => {
                 let Some(list) = value.as_list() else {
-                    return Err(format!("a txn's value is a list, not {}", value.type_name()));
+                    return Err(format!(
+                        "a txn's value is a list, not {}",
+                        value.type_name()
+                    ));
                 };
                 for m in list {
                     let Some([f, k, v]) = m.as_list().and_then(|l| <&[Value; 3]>::try_from(l).ok())
@@ -161,7 +164,11 @@ impl<'h> Operation<'h> {
                         _ => return Err(format!("micro-op {m}: unknown function {f}")),
                     };
                     if kind != MopKind::Read || ok {
-                        out.push(Mop { kind, key: k, value: v });
+                        out.push(Mop {
+                            kind,
+                            key: k,
+                            value: v,
+                        });
                     }
                 }
             }
@@ -174,17 +181,15 @@ impl<'h> Operation<'h> {
                 key: self.key(),
                 value,
             }),
-            "read" | "final-read" => {
-                if ok {
-                    out.push(Mop {
-                        kind: MopKind::Read,
-                        key: self.key(),
-                        value,
-                    });
-                }
-            }
+            "read" | "final-read" if ok => out.push(Mop {
+                kind: MopKind::Read,
+                key: self.key(),
+                value,
+            }),
             "cas" => {
-                let Some([from, to]) = value.as_list().and_then(|l| <&[Value; 2]>::try_from(l).ok())
+                let Some([from, to]) = value
+                    .as_list()
+                    .and_then(|l| <&[Value; 2]>::try_from(l).ok())
                 else {
                     return Err(format!("a cas value is [from to], not {value}"));
                 };
@@ -290,7 +295,12 @@ pub fn list_values<T: std::fmt::Display>(items: &[T], max: usize) -> String {
 
 /// A list for sentences: `[1 2 3]`, or `[1 2 3 4 5 ... 98 99 100] (100 elements)` when long.
 pub fn show_list(items: &[Value]) -> String {
-    let join = |xs: &[Value]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" ");
+    let join = |xs: &[Value]| {
+        xs.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     if items.len() <= 12 {
         format!("[{}]", join(items))
     } else {

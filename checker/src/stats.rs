@@ -64,7 +64,7 @@ impl Group {
         }
     }
 
-    fn to_json(&mut self, span_ns: u64, quantiles: &[f64]) -> Json {
+    fn summary(&mut self, span_ns: u64, quantiles: &[f64]) -> Json {
         let total = self.ok + self.fail + self.info;
         let mut lat = Map::new();
         for (name, l) in ["ok", "fail", "info"].iter().zip(self.latencies.iter_mut()) {
@@ -192,10 +192,10 @@ impl Checker for StatsChecker {
         let span = last - first;
         let q = &self.quantiles;
         v.stat("duration_s", round(span as f64 / 1e9, 3));
-        v.stat("overall", overall.to_json(span, q));
+        v.stat("overall", overall.summary(span, q));
         let mut f_map = Map::new();
         for (f, mut g) in by_f {
-            f_map.insert(f.to_string(), g.to_json(span, q));
+            f_map.insert(f.to_string(), g.summary(span, q));
         }
         v.stat("by_f", Json::Object(f_map));
         let faults: Vec<Json> = windows
@@ -203,11 +203,14 @@ impl Checker for StatsChecker {
             .zip(by_window.iter_mut())
             .map(|(w, g)| {
                 let end = w.end_or(last);
-                let mut j = g.to_json(end.saturating_sub(w.start), q);
+                let mut j = g.summary(end.saturating_sub(w.start), q);
                 if let Json::Object(m) = &mut j {
                     m.insert("fault".into(), json!(w.fault));
                     m.insert("start_s".into(), json!(round(w.start as f64 / 1e9, 3)));
-                    m.insert("end_s".into(), json!(w.end.map(|e| round(e as f64 / 1e9, 3))));
+                    m.insert(
+                        "end_s".into(),
+                        json!(w.end.map(|e| round(e as f64 / 1e9, 3))),
+                    );
                     m.insert("start_index".into(), json!(w.start_index));
                     m.insert("end_index".into(), json!(w.end_index));
                 }
@@ -215,7 +218,10 @@ impl Checker for StatsChecker {
             })
             .collect();
         v.stat("faults", faults);
-        v.stat("no_fault", no_fault.to_json(uncovered(&windows, first, last), q));
+        v.stat(
+            "no_fault",
+            no_fault.summary(uncovered(&windows, first, last), q),
+        );
         v
     }
 }
@@ -256,7 +262,14 @@ mod tests {
         assert_eq!(v.stats["by_f"]["write"]["fail"], 1);
         let fault = &v.stats["faults"][0];
         assert_eq!(fault["fault"], "partition");
-        assert_eq!((fault["ok"].clone(), fault["fail"].clone(), fault["info"].clone()), (json!(0), json!(1), json!(1)));
+        assert_eq!(
+            (
+                fault["ok"].clone(),
+                fault["fail"].clone(),
+                fault["info"].clone()
+            ),
+            (json!(0), json!(1), json!(1))
+        );
         assert_eq!(fault["availability"], 0.0);
         assert_eq!(v.stats["no_fault"]["ok"], 2);
         // 9 ms of history (1..10 ms), 5 of them partitioned (3..8 ms).

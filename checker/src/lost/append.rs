@@ -18,7 +18,11 @@ struct Known {
     last_seen: Option<usize>,
 }
 
-pub(super) fn check(ctx: &Ctx<'_>, found: &mut Found, pace: &mut Pace<'_>) -> Result<Outcome, Exhausted> {
+pub(super) fn check(
+    ctx: &Ctx<'_>,
+    found: &mut Found,
+    pace: &mut Pace<'_>,
+) -> Result<Outcome, Exhausted> {
     // Per key: element -> what is known of its append; and the reads of the key.
     let mut appends: FxHashMap<&Value, FxHashMap<&Value, Known>> = FxHashMap::default();
     let mut reads: FxHashMap<&Value, Vec<(usize, &[Value])>> = FxHashMap::default();
@@ -31,19 +35,28 @@ pub(super) fn check(ctx: &Ctx<'_>, found: &mut Found, pace: &mut Pace<'_>) -> Re
             }
             if m.kind == MopKind::Append && op.is_ok() {
                 if let Some(a) = appends.get_mut(m.key) {
-                    a.entry(m.value).or_insert(Known { op: i, since: op.cite(), last_seen: None });
+                    a.entry(m.value).or_insert(Known {
+                        op: i,
+                        since: op.cite(),
+                        last_seen: None,
+                    });
                 }
             }
         }
     }
     // Reads in completion order, so `last_seen` ends as the latest.
-    let mut by_completion: Vec<usize> = (0..ctx.ops.len()).filter(|&i| ctx.ops[i].is_ok()).collect();
+    let mut by_completion: Vec<usize> =
+        (0..ctx.ops.len()).filter(|&i| ctx.ops[i].is_ok()).collect();
     by_completion.sort_by_key(|&i| ctx.ops[i].cite());
     let attempted: FxHashMap<(&Value, &Value), usize> = ctx
         .mops
         .iter()
         .enumerate()
-        .flat_map(|(i, ms)| ms.iter().filter(|m| m.kind == MopKind::Append).map(move |m| ((m.key, m.value), i)))
+        .flat_map(|(i, ms)| {
+            ms.iter()
+                .filter(|m| m.kind == MopKind::Append)
+                .map(move |m| ((m.key, m.value), i))
+        })
         .collect();
     for &r in &by_completion {
         for m in ctx.mops[r].iter().filter(|m| m.kind == MopKind::Read) {
@@ -55,7 +68,9 @@ pub(super) fn check(ctx: &Ctx<'_>, found: &mut Found, pace: &mut Pace<'_>) -> Re
                 },
             };
             reads.entry(m.key).or_default().push((r, list));
-            let Some(known) = appends.get_mut(m.key) else { continue };
+            let Some(known) = appends.get_mut(m.key) else {
+                continue;
+            };
             for e in list {
                 pace.tick()?;
                 if let Some(k) = known.get_mut(e) {
@@ -63,7 +78,14 @@ pub(super) fn check(ctx: &Ctx<'_>, found: &mut Found, pace: &mut Pace<'_>) -> Re
                     k.since = k.since.min(ctx.ops[r].cite());
                 } else if let Some(&op) = attempted.get(&(m.key, e)) {
                     // An indeterminate append, now known to have happened.
-                    known.insert(e, Known { op, since: ctx.ops[r].cite(), last_seen: Some(r) });
+                    known.insert(
+                        e,
+                        Known {
+                            op,
+                            since: ctx.ops[r].cite(),
+                            last_seen: Some(r),
+                        },
+                    );
                 }
             }
         }
@@ -72,8 +94,15 @@ pub(super) fn check(ctx: &Ctx<'_>, found: &mut Found, pace: &mut Pace<'_>) -> Re
     let (mut finals, mut checked, mut lost) = (0u64, 0u64, 0u64);
     for key in &keys {
         let Some(rs) = reads.get(key) else { continue };
-        let marked: Vec<&(usize, &[Value])> = rs.iter().filter(|(r, _)| ctx.ops[*r].is_final_read()).collect();
-        let final_reads: Vec<&(usize, &[Value])> = if marked.is_empty() { rs.last().into_iter().collect() } else { marked };
+        let marked: Vec<&(usize, &[Value])> = rs
+            .iter()
+            .filter(|(r, _)| ctx.ops[*r].is_final_read())
+            .collect();
+        let final_reads: Vec<&(usize, &[Value])> = if marked.is_empty() {
+            rs.last().into_iter().collect()
+        } else {
+            marked
+        };
         finals += final_reads.len() as u64;
         let mut known: Vec<(&&Value, &Known)> = appends[key].iter().collect();
         known.sort_by_key(|(_, k)| ctx.ops[k.op].cite());
@@ -124,7 +153,10 @@ pub(super) fn check(ctx: &Ctx<'_>, found: &mut Found, pace: &mut Pace<'_>) -> Re
                         aop.who(),
                         key_name(key),
                         if aop.is_ok() {
-                            format!(" (acknowledged at {})", secs(aop.complete_time().unwrap_or(0)))
+                            format!(
+                                " (acknowledged at {})",
+                                secs(aop.complete_time().unwrap_or(0))
+                            )
                         } else {
                             " (its outcome unknown until a read saw it)".to_string()
                         },
@@ -139,7 +171,8 @@ pub(super) fn check(ctx: &Ctx<'_>, found: &mut Found, pace: &mut Pace<'_>) -> Re
         }
     }
     Ok(Outcome {
-        unchecked: (finals == 0).then(|| "no key was read, so no append could be found lost".to_string()),
+        unchecked: (finals == 0)
+            .then(|| "no key was read, so no append could be found lost".to_string()),
         stats: vec![
             ("final_reads", json!(finals)),
             ("appends_checked", json!(checked)),

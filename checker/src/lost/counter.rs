@@ -56,12 +56,21 @@ pub(super) fn check(
         if !is_add {
             match op.value() {
                 Value::Int(_) => key.reads.push(i),
-                v => malformed.push((op.cite(), format!("a counter read returns an integer, not {v}"))),
+                v => malformed.push((
+                    op.cite(),
+                    format!("a counter read returns an integer, not {v}"),
+                )),
             }
             continue;
         }
         let Some(d) = op.invoke.value.as_int() else {
-            malformed.push((op.cite(), format!("an add's value is an integer delta, not {}", op.invoke.value)));
+            malformed.push((
+                op.cite(),
+                format!(
+                    "an add's value is an integer delta, not {}",
+                    op.invoke.value
+                ),
+            ));
             continue;
         };
         match op.outcome() {
@@ -82,9 +91,18 @@ pub(super) fn check(
         by_completion.sort_unstable();
         let done = prefix(by_completion.iter().map(|x| x.1));
         let maybe = prefix(key.attempted.iter().map(|x| x.1));
-        let marked: Vec<usize> = key.reads.iter().copied().filter(|&r| ctx.ops[r].is_final_read()).collect();
+        let marked: Vec<usize> = key
+            .reads
+            .iter()
+            .copied()
+            .filter(|&r| ctx.ops[r].is_final_read())
+            .collect();
         let last = key.reads.iter().copied().max_by_key(|&r| ctx.ops[r].cite());
-        let final_reads = if marked.is_empty() { last.into_iter().collect() } else { marked };
+        let final_reads = if marked.is_empty() {
+            last.into_iter().collect()
+        } else {
+            marked
+        };
         reads += key.reads.len();
         acked += key.acked.len();
         attempted += key.attempted.len() - key.acked.len();

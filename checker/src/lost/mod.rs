@@ -105,7 +105,11 @@ fn detect(ctx: &Ctx<'_>) -> LostWorkload {
     if ctx.ops.iter().any(|o| o.f() == "add") {
         let list_read = (0..ctx.ops.len())
             .any(|i| ctx.is_read(i) && matches!(ctx.ops[i].value(), Value::List(_)));
-        return if list_read { LostWorkload::Set } else { LostWorkload::Counter };
+        return if list_read {
+            LostWorkload::Set
+        } else {
+            LostWorkload::Counter
+        };
     }
     if ctx.mops.iter().flatten().any(|m| m.kind == MopKind::Append) {
         LostWorkload::ListAppend
@@ -138,10 +142,21 @@ impl LostChecker {
         v.stat("workload", workload.name());
         let outcomes = match workload {
             LostWorkload::Counter => {
-                vec![counter::check(&ctx, self.counter_initial, &mut found, &mut pace, &mut malformed)?]
+                vec![counter::check(
+                    &ctx,
+                    self.counter_initial,
+                    &mut found,
+                    &mut pace,
+                    &mut malformed,
+                )?]
             }
             LostWorkload::Set => {
-                vec![set::check(&ctx, self.stale_is_anomaly, &mut found, &mut pace)?]
+                vec![set::check(
+                    &ctx,
+                    self.stale_is_anomaly,
+                    &mut found,
+                    &mut pace,
+                )?]
             }
             LostWorkload::ListAppend => {
                 // A list-append history need not read before it appends; no candidates for a

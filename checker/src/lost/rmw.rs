@@ -27,7 +27,11 @@ fn show(v: &Value) -> String {
     }
 }
 
-pub(super) fn check(ctx: &Ctx<'_>, found: &mut Found, pace: &mut Pace<'_>) -> Result<Outcome, Exhausted> {
+pub(super) fn check(
+    ctx: &Ctx<'_>,
+    found: &mut Found,
+    pace: &mut Pace<'_>,
+) -> Result<Outcome, Exhausted> {
     let writes = Unique::new(&ctx.mops, MopKind::Write);
     let mut groups: FxHashMap<(&Value, &Value), Vec<Rmw<'_>>> = FxHashMap::default();
     let mut order: Vec<(&Value, &Value)> = Vec::new();
@@ -46,7 +50,11 @@ pub(super) fn check(ctx: &Ctx<'_>, found: &mut Found, pace: &mut Pace<'_>) -> Re
                     if at.is_none() {
                         // nil is a register's initial value, or an empty list.
                         let appends = || ctx.mops[i].iter().any(|x| x.kind == MopKind::Append);
-                        let v = if m.value.is_nil() && appends() { &EMPTY } else { m.value };
+                        let v = if m.value.is_nil() && appends() {
+                            &EMPTY
+                        } else {
+                            m.value
+                        };
                         state.push((m.key, Some(v), false));
                     }
                 }
@@ -54,7 +62,10 @@ pub(super) fn check(ctx: &Ctx<'_>, found: &mut Found, pace: &mut Pace<'_>) -> Re
                     Some(a) if !state[a].2 => {
                         state[a].2 = true;
                         let Some(version) = state[a].1 else { continue };
-                        if m.kind == MopKind::Write && !version.is_nil() && writes.get(m.key, version) == Lookup::Many {
+                        if m.kind == MopKind::Write
+                            && !version.is_nil()
+                            && writes.get(m.key, version) == Lookup::Many
+                        {
                             ambiguous += 1;
                             continue;
                         }
@@ -63,7 +74,11 @@ pub(super) fn check(ctx: &Ctx<'_>, found: &mut Found, pace: &mut Pace<'_>) -> Re
                             order.push((m.key, version));
                             Vec::new()
                         });
-                        g.push(Rmw { op: i, kind: m.kind, wrote: m.value });
+                        g.push(Rmw {
+                            op: i,
+                            kind: m.kind,
+                            wrote: m.value,
+                        });
                     }
                     Some(_) => {}
                     None => state.push((m.key, None, true)),
@@ -86,7 +101,11 @@ pub(super) fn check(ctx: &Ctx<'_>, found: &mut Found, pace: &mut Pace<'_>) -> Re
                 .enumerate()
                 .map(|(j, x)| {
                     let op = &ctx.ops[x.op];
-                    let what = if op.f() == "txn" { "transaction" } else { op.f() };
+                    let what = if op.f() == "txn" {
+                        "transaction"
+                    } else {
+                        op.f()
+                    };
                     let did = match x.kind {
                         MopKind::Append => format!("appended {} to {k}", x.wrote),
                         _ => format!("wrote {} to {k}", x.wrote),
@@ -100,7 +119,11 @@ pub(super) fn check(ctx: &Ctx<'_>, found: &mut Found, pace: &mut Pace<'_>) -> Re
                     )
                 })
                 .collect();
-            let more = if g.len() > 4 { format!(" ({} more did the same)", g.len() - 4) } else { String::new() };
+            let more = if g.len() > 4 {
+                format!(" ({} more did the same)", g.len() - 4)
+            } else {
+                String::new()
+            };
             Anomaly::new(
                 "lost-update",
                 g.iter().map(|x| ctx.ops[x.op].cite()).collect(),
@@ -115,7 +138,8 @@ pub(super) fn check(ctx: &Ctx<'_>, found: &mut Found, pace: &mut Pace<'_>) -> Re
     }
     Ok(Outcome {
         unchecked: (candidates == 0).then(|| {
-            "no op read a key and then wrote it (cas, or a transaction reading before writing)".to_string()
+            "no op read a key and then wrote it (cas, or a transaction reading before writing)"
+                .to_string()
         }),
         stats: vec![
             ("read_modify_writes", json!(candidates)),

@@ -130,7 +130,9 @@ pub(super) fn check(
         let inv = |r: usize| ctx.ops[r].invoke_index();
         let fate = match (last_present, last_absent, known) {
             (Some(p), a, _) if a.is_none_or(|a| inv(a) < inv(p)) => Fate::Stable,
-            (p, Some(a), Some(k)) if p.is_none_or(|p| inv(p) < inv(a)) && k.0 < inv(a) => Fate::Lost,
+            (p, Some(a), Some(k)) if p.is_none_or(|p| inv(p) < inv(a)) && k.0 < inv(a) => {
+                Fate::Lost
+            }
             _ => Fate::NeverRead,
         };
         let known_t = known.map_or(0, |k| k.1);
@@ -246,7 +248,7 @@ pub(super) fn check(
             .with_key(e.clone())
         });
     }
-    worst_stale.sort_by(|a, b| b.0.cmp(&a.0));
+    worst_stale.sort_by_key(|w| std::cmp::Reverse(w.0));
     details.truncate(1000);
     Ok(Outcome {
         unchecked: (stable + lost == 0).then(|| {
@@ -264,7 +266,11 @@ pub(super) fn check(
             ("lost_latencies_ms", latencies(lost_lat)),
             (
                 "worst_stale",
-                json!(worst_stale.iter().take(8).map(|(l, e)| json!({"element": e, "stable_latency_ms": ms(*l)})).collect::<Vec<_>>()),
+                json!(worst_stale
+                    .iter()
+                    .take(8)
+                    .map(|(l, e)| json!({"element": e, "stable_latency_ms": ms(*l)}))
+                    .collect::<Vec<_>>()),
             ),
             ("elements", json!(details)),
         ],

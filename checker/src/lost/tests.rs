@@ -8,7 +8,10 @@ fn check(h: &History) -> Verdict {
 }
 
 fn found(v: &Verdict) -> Vec<(&str, Vec<u64>)> {
-    v.anomalies.iter().map(|a| (a.kind.as_str(), a.ops.clone())).collect()
+    v.anomalies
+        .iter()
+        .map(|a| (a.kind.as_str(), a.ops.clone()))
+        .collect()
 }
 
 /// Marks the ops at these history positions as final reads and sets their node.
@@ -24,7 +27,8 @@ fn finals(h: History, at: &[(usize, &str)]) -> History {
 #[test]
 fn counter_final_read_missing_acknowledged_increments() {
     let mut b = Builder::new();
-    b.op_ok(0, "add", 1.into(), 1.into()).op_ok(1, "add", 1.into(), 1.into());
+    b.op_ok(0, "add", 1.into(), 1.into())
+        .op_ok(1, "add", 1.into(), 1.into());
     b.op_ok(0, "add", 1.into(), 1.into()); // 0-5
     b.op_ok(2, "read", Value::Nil, 2.into()); // 6, 7
     let v = check(&b.build());
@@ -32,7 +36,10 @@ fn counter_final_read_missing_acknowledged_increments() {
     assert_eq!(v.stats["workload"], "counter");
     let e = &v.anomalies[0].explanation;
     assert!(e.contains("saw 2, outside the range [3, 3]"), "{e}");
-    assert!(e.ends_with("acknowledged increments worth at least 1 are missing."), "{e}");
+    assert!(
+        e.ends_with("acknowledged increments worth at least 1 are missing."),
+        "{e}"
+    );
 }
 
 #[test]
@@ -76,7 +83,8 @@ fn counter_reads_concurrent_with_an_add_may_see_it_or_not() {
 #[test]
 fn set_element_acknowledged_then_lost() {
     let mut b = Builder::new();
-    b.op_ok(0, "add", 1.into(), 1.into()).op_ok(0, "add", 2.into(), 2.into()); // 0-3
+    b.op_ok(0, "add", 1.into(), 1.into())
+        .op_ok(0, "add", 2.into(), 2.into()); // 0-3
     b.op_ok(1, "read", Value::Nil, vec![1, 2].into()); // 4, 5
     b.op_ok(1, "read", Value::Nil, vec![1].into()); // 6, 7
     let v = check(&b.build());
@@ -91,7 +99,8 @@ fn set_element_acknowledged_then_lost() {
 #[test]
 fn set_element_never_seen_after_acknowledgement_is_lost() {
     let mut b = Builder::new();
-    b.op_ok(0, "add", 1.into(), 1.into()).op_ok(1, "read", Value::Nil, Value::List(vec![]));
+    b.op_ok(0, "add", 1.into(), 1.into())
+        .op_ok(1, "read", Value::Nil, Value::List(vec![]));
     let v = check(&b.build());
     assert_eq!(found(&v), vec![("lost-element", vec![1, 3])]);
     assert!(v.anomalies[0].explanation.contains("no read ever saw it"));
@@ -124,7 +133,10 @@ fn set_duplicates_unexpected_and_never_read() {
     let v = check(&b.build());
     assert_eq!(
         found(&v),
-        vec![("duplicate-element", vec![3]), ("unexpected-element", vec![3])]
+        vec![
+            ("duplicate-element", vec![3]),
+            ("unexpected-element", vec![3])
+        ]
     );
     assert_eq!(v.stats["never_read_count"], 1);
 }
@@ -135,11 +147,17 @@ fn list_append_acknowledged_append_missing_from_final_reads() {
     b.txn_ok(0, la("ax1")).txn_ok(1, la("ax2")); // 0-3
     b.txn_ok(2, la("rx12")); // 4, 5
     b.txn_ok(2, la("rx1")).txn_ok(3, la("rx12")); // 6-9: final reads from n1 and n2
-    let v = check(&finals(b.build(), &[(6, "n1"), (7, "n1"), (8, "n2"), (9, "n2")]));
+    let v = check(&finals(
+        b.build(),
+        &[(6, "n1"), (7, "n1"), (8, "n2"), (9, "n2")],
+    ));
     // The append, the last read to see it (n2's final read), the final read that lacks it.
     assert_eq!(found(&v), vec![("lost-append", vec![3, 9, 7])]);
     let e = &v.anomalies[0].explanation;
-    assert!(e.contains("the final read of x (process 2 on n1 at 0.007 s saw [1]) lacks it."), "{e}");
+    assert!(
+        e.contains("the final read of x (process 2 on n1 at 0.007 s saw [1]) lacks it."),
+        "{e}"
+    );
 }
 
 #[test]
@@ -169,7 +187,8 @@ fn register_cas_from_the_same_value_twice() {
     b.op_ok(0, "write", 1.into(), 1.into()); // 0, 1
     b.op_ok(1, "cas", vec![1, 2].into(), vec![1, 2].into()); // 2, 3
     b.op_ok(2, "cas", vec![1, 3].into(), vec![1, 3].into()); // 4, 5
-    b.invoke(3, "cas", vec![1, 4].into()).fail(3, vec![1, 4].into()); // 6, 7: did not happen
+    b.invoke(3, "cas", vec![1, 4].into())
+        .fail(3, vec![1, 4].into()); // 6, 7: did not happen
     let v = check(&b.build());
     assert_eq!(v.stats["workload"], "register");
     assert_eq!(found(&v), vec![("lost-update", vec![3, 5])]);
@@ -178,7 +197,9 @@ fn register_cas_from_the_same_value_twice() {
 #[test]
 fn register_rw_transactions_reading_the_initial_value() {
     let mut b = Builder::new();
-    b.txn_ok(0, rw("rx_ wx1")).txn_ok(1, rw("rx_ wx2")).txn_ok(2, rw("rx2 wx3"));
+    b.txn_ok(0, rw("rx_ wx1"))
+        .txn_ok(1, rw("rx_ wx2"))
+        .txn_ok(2, rw("rx2 wx3"));
     let v = check(&b.build());
     assert_eq!(found(&v), vec![("lost-update", vec![1, 3])]);
 }
@@ -243,7 +264,9 @@ mod oracle {
         let pairs: Vec<_> = h.client_pairs().collect();
         let mut bad = BTreeSet::new();
         for (ri, rc) in pairs.iter().filter(|(i, _)| i.f == "read") {
-            let Some(rc) = rc.filter(|c| c.kind == OpType::Ok) else { continue };
+            let Some(rc) = rc.filter(|c| c.kind == OpType::Ok) else {
+                continue;
+            };
             let (mut definite, mut possible) = (0i64, Vec::new());
             for (ai, ac) in pairs.iter().filter(|(i, _)| i.f == "add") {
                 let d = ai.value.as_int().unwrap();
@@ -256,7 +279,10 @@ mod oracle {
             }
             let (mut lo, mut hi) = (i64::MAX, i64::MIN);
             for mask in 0u32..(1 << possible.len()) {
-                let s: i64 = (0..possible.len()).filter(|b| mask >> b & 1 == 1).map(|b| possible[b]).sum();
+                let s: i64 = (0..possible.len())
+                    .filter(|b| mask >> b & 1 == 1)
+                    .map(|b| possible[b])
+                    .sum();
                 lo = lo.min(definite + s);
                 hi = hi.max(definite + s);
             }

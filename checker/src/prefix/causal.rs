@@ -70,7 +70,9 @@ impl<'p, 'h> Dag<'p, 'h> {
     }
 
     fn preds(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
-        self.proc_pred[i].into_iter().chain(self.reads_from[i].iter().copied())
+        self.proc_pred[i]
+            .into_iter()
+            .chain(self.reads_from[i].iter().copied())
     }
 
     /// "process 2 read y = 2 and wrote 3 to z at 0.005 s".
@@ -84,8 +86,17 @@ impl<'p, 'h> Dag<'p, 'h> {
                 _ => format!("wrote {} to {}", m.value, key_name(m.key)),
             })
             .collect();
-        let more = if self.p.mops[i].len() > 4 { " and more" } else { "" };
-        format!("{} {}{more} at {}", op.who(), parts.join(" and "), secs(op.invoke_time()))
+        let more = if self.p.mops[i].len() > 4 {
+            " and more"
+        } else {
+            ""
+        };
+        format!(
+            "{} {}{more} at {}",
+            op.who(),
+            parts.join(" and "),
+            secs(op.invoke_time())
+        )
     }
 
     /// The shortest chain of causal steps from `from` to `to`, compressed to the ops where
@@ -121,7 +132,10 @@ impl<'p, 'h> Dag<'p, 'h> {
                 || self.proc[path[j - 1]] != self.proc[path[j]]
                 || self.proc[path[j + 1]] != self.proc[path[j]]
         };
-        (0..path.len()).filter(|&j| keep(j)).map(|j| path[j]).collect()
+        (0..path.len())
+            .filter(|&j| keep(j))
+            .map(|j| path[j])
+            .collect()
     }
 
     /// "process 1 wrote 1 to x at ...; then process 1 wrote 2 to y at ...; process 2 read ..."
@@ -129,7 +143,11 @@ impl<'p, 'h> Dag<'p, 'h> {
         let mut out = String::new();
         for (j, &n) in chain.iter().enumerate() {
             if j > 0 {
-                out.push_str(if self.proc[chain[j - 1]] == self.proc[n] { "; then " } else { "; " });
+                out.push_str(if self.proc[chain[j - 1]] == self.proc[n] {
+                    "; then "
+                } else {
+                    "; "
+                });
             }
             out.push_str(&self.describe(n));
         }
@@ -145,13 +163,17 @@ pub(super) fn check(
 ) -> Result<Causal, Exhausted> {
     let (dag, nprocs) = Dag::new(p);
     let n = p.ops.len();
-    let writers = (0..n).filter(|&i| dag.is_node[i] && p.mops[i].iter().any(|m| m.kind == MopKind::Write));
+    let writers =
+        (0..n).filter(|&i| dag.is_node[i] && p.mops[i].iter().any(|m| m.kind == MopKind::Write));
     budget.check_memory(((writers.count() + nprocs) * nprocs * 4) as u64)?;
 
     // Per (process, key): (position in process, write) in process order.
     let mut by_proc_key: FxHashMap<(u32, &Value), Vec<(u32, u32)>> = FxHashMap::default();
     for (w, &(op, key, _)) in dag.writes.all.iter().enumerate() {
-        by_proc_key.entry((dag.proc[op], key)).or_default().push((dag.seq[op], w as u32));
+        by_proc_key
+            .entry((dag.proc[op], key))
+            .or_default()
+            .push((dag.seq[op], w as u32));
     }
 
     let mut succs: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -162,7 +184,9 @@ pub(super) fn check(
             indeg[i] += 1;
         }
     }
-    let mut queue: VecDeque<usize> = (0..n).filter(|&i| dag.is_node[i] && indeg[i] == 0).collect();
+    let mut queue: VecDeque<usize> = (0..n)
+        .filter(|&i| dag.is_node[i] && indeg[i] == 0)
+        .collect();
     let mut proc_vc: Vec<Vec<u32>> = vec![vec![0; nprocs]; nprocs];
     let mut write_vc: FxHashMap<usize, Vec<u32>> = FxHashMap::default();
     let (mut done, mut checked) = (0usize, 0u64);
@@ -190,7 +214,9 @@ pub(super) fn check(
                     if upto == 0 || q == me {
                         continue;
                     }
-                    let Some(log) = by_proc_key.get(&(q as u32, m.key)) else { continue };
+                    let Some(log) = by_proc_key.get(&(q as u32, m.key)) else {
+                        continue;
+                    };
                     let Some(&(_, a)) = log[..log.partition_point(|x| x.0 <= upto)].last() else {
                         continue;
                     };
@@ -263,7 +289,9 @@ pub(super) fn check(
             let mut path = vec![start];
             let mut at = start;
             loop {
-                let Some(u) = dag.preds(at).find(|&u| left(u)) else { break };
+                let Some(u) = dag.preds(at).find(|&u| left(u)) else {
+                    break;
+                };
                 if let Some(pos) = path.iter().position(|&x| x == u) {
                     let mut cycle: Vec<usize> = path[pos..].to_vec();
                     cycle.reverse();

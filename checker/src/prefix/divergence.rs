@@ -73,7 +73,11 @@ fn read_at(p: &Prepared<'_>, r: usize, key: &Value) -> String {
 }
 
 /// Finds divergent and duplicated reads; returns the number of keys read.
-pub(super) fn check(p: &Prepared<'_>, found: &mut Found, pace: &mut Pace<'_>) -> Result<usize, Exhausted> {
+pub(super) fn check(
+    p: &Prepared<'_>,
+    found: &mut Found,
+    pace: &mut Pace<'_>,
+) -> Result<usize, Exhausted> {
     let mut tries: FxHashMap<&Value, Trie<'_>> = FxHashMap::default();
     let mut keys_in_order: Vec<&Value> = Vec::new();
     for &r in &p.by_completion {
@@ -116,18 +120,30 @@ pub(super) fn check(p: &Prepared<'_>, found: &mut Found, pace: &mut Pace<'_>) ->
     for key in &keys_in_order {
         let trie = &tries[key];
         for node in &trie.nodes {
-            let Some(((e0, c0), rest)) = node.children.split_first() else { continue };
+            let Some(((e0, c0), rest)) = node.children.split_first() else {
+                continue;
+            };
             for (ei, ci) in rest {
                 pace.tick()?;
-                let (ra, rb) = (trie.nodes[*c0 as usize].reader, trie.nodes[*ci as usize].reader);
+                let (ra, rb) = (
+                    trie.nodes[*c0 as usize].reader,
+                    trie.nodes[*ci as usize].reader,
+                );
                 found.add("divergent-reads", || {
                     let la = list_of(p, ra, key);
                     let common = &la[..node.depth as usize];
-                    let (first, second) = if p.ops[ra].cite() <= p.ops[rb].cite() { (ra, rb) } else { (rb, ra) };
+                    let (first, second) = if p.ops[ra].cite() <= p.ops[rb].cite() {
+                        (ra, rb)
+                    } else {
+                        (rb, ra)
+                    };
                     let split = if common.is_empty() {
                         format!("they begin with different elements ({e0} and {ei})")
                     } else {
-                        format!("after {} one has {e0} where the other has {ei}", show_list(common))
+                        format!(
+                            "after {} one has {e0} where the other has {ei}",
+                            show_list(common)
+                        )
                     };
                     Anomaly::new(
                         "divergent-reads",

@@ -118,7 +118,11 @@ impl PrefixChecker {
         };
         sort(
             "consistent-prefix",
-            found.count(&["divergent-reads", "duplicate-elements", "inconsistent-order"]),
+            found.count(&[
+                "divergent-reads",
+                "duplicate-elements",
+                "inconsistent-order",
+            ]),
             per_key as u64,
         );
         sort(

@@ -161,7 +161,11 @@ impl<E> Graph<E> {
 
 /// Builds the observation orders of every register key and reports their cycles; returns
 /// the number of keys read.
-pub(super) fn check(p: &Prepared<'_>, found: &mut Found, pace: &mut Pace<'_>) -> Result<usize, Exhausted> {
+pub(super) fn check(
+    p: &Prepared<'_>,
+    found: &mut Found,
+    pace: &mut Pace<'_>,
+) -> Result<usize, Exhausted> {
     let writes = Unique::new(&p.mops, MopKind::Write);
     let mut graph: Graph<Why> = Graph::new();
     let mut nodes: FxHashMap<(&Value, Ver), u32> = FxHashMap::default();
@@ -235,7 +239,9 @@ pub(super) fn check(p: &Prepared<'_>, found: &mut Found, pace: &mut Pace<'_>) ->
                                 secs(p.ops[r2].invoke_time())
                             )
                         }
-                        Why::Initial => format!("nil, the initial value, precedes the write of {vb}"),
+                        Why::Initial => {
+                            format!("nil, the initial value, precedes the write of {vb}")
+                        }
                     }
                 })
                 .collect();

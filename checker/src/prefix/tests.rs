@@ -8,13 +8,18 @@ fn check(h: &History) -> Verdict {
 }
 
 fn found(v: &Verdict) -> Vec<(&str, Vec<u64>)> {
-    v.anomalies.iter().map(|a| (a.kind.as_str(), a.ops.clone())).collect()
+    v.anomalies
+        .iter()
+        .map(|a| (a.kind.as_str(), a.ops.clone()))
+        .collect()
 }
 
 #[test]
 fn prefix_reads_of_one_order_are_consistent() {
     let mut b = Builder::new();
-    b.txn_ok(0, la("ax1")).txn_ok(1, la("ax2")).txn_ok(2, la("rx1"));
+    b.txn_ok(0, la("ax1"))
+        .txn_ok(1, la("ax2"))
+        .txn_ok(2, la("rx1"));
     b.txn_ok(2, la("rx12")).txn_ok(0, la("rx_"));
     let v = check(&b.build());
     assert_eq!(v.valid, Validity::Valid, "{:?}", v.anomalies);
@@ -24,14 +29,19 @@ fn prefix_reads_of_one_order_are_consistent() {
 #[test]
 fn reads_that_are_not_prefixes_of_each_other_diverge() {
     let mut b = Builder::new();
-    b.txn_ok(0, la("ax1")).txn_ok(1, la("ax2")).txn_ok(2, la("ax3")); // 0-5
+    b.txn_ok(0, la("ax1"))
+        .txn_ok(1, la("ax2"))
+        .txn_ok(2, la("ax3")); // 0-5
     b.txn_ok(3, la("rx12")); // 6, 7
     b.txn_ok(4, la("rx13")); // 8, 9
     b.txn_ok(4, la("rx123")); // 10, 11: consistent with the first branch only
     let v = check(&b.build());
     assert_eq!(found(&v), vec![("divergent-reads", vec![7, 9])]);
     let e = &v.anomalies[0].explanation;
-    assert!(e.contains("after [1] one has 2 where the other has 3"), "{e}");
+    assert!(
+        e.contains("after [1] one has 2 where the other has 3"),
+        "{e}"
+    );
     assert_eq!(v.models.ruled_out, vec!["consistent-prefix"]);
 }
 
@@ -42,7 +52,9 @@ fn reads_that_begin_differently_diverge() {
     b.txn_ok(3, la("rx1")).txn_ok(4, la("rx2"));
     let v = check(&b.build());
     assert_eq!(found(&v), vec![("divergent-reads", vec![5, 7])]);
-    assert!(v.anomalies[0].explanation.contains("begin with different elements (1 and 2)"));
+    assert!(v.anomalies[0]
+        .explanation
+        .contains("begin with different elements (1 and 2)"));
 }
 
 #[test]
@@ -56,26 +68,39 @@ fn a_read_listing_an_element_twice() {
 #[test]
 fn register_observers_disagreeing_on_order() {
     let mut b = Builder::new();
-    b.txn(0, rw("wx1")).txn(1, rw("wx2")).ok(0, rw("wx1")).ok(1, rw("wx2")); // 0-3
+    b.txn(0, rw("wx1"))
+        .txn(1, rw("wx2"))
+        .ok(0, rw("wx1"))
+        .ok(1, rw("wx2")); // 0-3
     b.txn_ok(2, rw("rx1")).txn_ok(2, rw("rx2")); // 4-7
     b.txn_ok(3, rw("rx2")).txn_ok(3, rw("rx1")); // 8-11
     let v = check(&b.build());
     assert_eq!(found(&v), vec![("inconsistent-order", vec![5, 7, 9, 11])]);
     let e = &v.anomalies[0].explanation;
-    assert!(e.starts_with("process 2 read x = 1 at 0.005 s, then 2 at 0.007 s; process 3 read x = 2"), "{e}");
+    assert!(
+        e.starts_with("process 2 read x = 1 at 0.005 s, then 2 at 0.007 s; process 3 read x = 2"),
+        "{e}"
+    );
 }
 
 #[test]
 fn register_reading_nil_after_a_write_is_out_of_order() {
     let mut b = Builder::new();
-    b.txn_ok(0, rw("wx1")).txn_ok(1, rw("rx1")).txn_ok(1, rw("rx_"));
+    b.txn_ok(0, rw("wx1"))
+        .txn_ok(1, rw("rx1"))
+        .txn_ok(1, rw("rx_"));
     let v = check(&b.build());
     // Also a causal violation: process 1's second read has the write of 1 in its past.
     assert_eq!(
         found(&v),
-        vec![("inconsistent-order", vec![3, 5]), ("causal-prefix", vec![1, 3, 5])]
+        vec![
+            ("inconsistent-order", vec![3, 5]),
+            ("causal-prefix", vec![1, 3, 5])
+        ]
     );
-    assert!(v.anomalies[0].explanation.contains("nil, the initial value, precedes the write of 1"));
+    assert!(v.anomalies[0]
+        .explanation
+        .contains("nil, the initial value, precedes the write of 1"));
 }
 
 #[test]
@@ -109,17 +134,23 @@ fn wrote_a_then_b_seen_b_then_missing_a() {
 #[test]
 fn an_older_write_by_the_cause_is_still_too_old() {
     let mut b = Builder::new();
-    b.txn_ok(0, rw("wx1")).txn_ok(0, rw("wx3")).txn_ok(0, rw("wy2")); // 0-5
+    b.txn_ok(0, rw("wx1"))
+        .txn_ok(0, rw("wx3"))
+        .txn_ok(0, rw("wy2")); // 0-5
     b.txn_ok(1, rw("ry2")).txn_ok(1, rw("rx1")); // 6-9
     let v = check(&b.build());
     assert_eq!(found(&v), vec![("causal-prefix", vec![3, 5, 7, 9])]);
-    assert!(v.anomalies[0].explanation.contains("the write of 1 causally precedes the write of 3"));
+    assert!(v.anomalies[0]
+        .explanation
+        .contains("the write of 1 causally precedes the write of 3"));
 }
 
 #[test]
 fn concurrent_writes_are_not_causally_ordered() {
     let mut b = Builder::new();
-    b.txn_ok(0, rw("wx1")).txn_ok(1, rw("wx3")).txn_ok(0, rw("wy2"));
+    b.txn_ok(0, rw("wx1"))
+        .txn_ok(1, rw("wx3"))
+        .txn_ok(0, rw("wy2"));
     b.txn_ok(2, rw("ry2")).txn_ok(2, rw("rx3"));
     let v = check(&b.build());
     assert_eq!(v.valid, Validity::Valid, "{:?}", v.anomalies);
@@ -156,7 +187,10 @@ fn single_ops_with_key_fields_are_the_causal_workload() {
     b.op_ok(2, "read", Value::Nil, Value::Nil);
     // Ops: 0-1 write x, 2-3 read x, 4-5 write y, 6-7 read y, 8-9 read x.
     let mut ops = b.build().into_ops();
-    for (op, key) in ops.iter_mut().zip(["x", "x", "x", "x", "y", "y", "y", "y", "x", "x"]) {
+    for (op, key) in ops
+        .iter_mut()
+        .zip(["x", "x", "x", "x", "y", "y", "y", "y", "x", "x"])
+    {
         op.extra.insert("key", key.into());
     }
     let v = check(&History::from_ops(ops).unwrap());

@@ -57,7 +57,9 @@ pub(super) fn check(
                         }
                     }
                     MopKind::Read => {
-                        let Some(list) = as_list(m.value) else { continue };
+                        let Some(list) = as_list(m.value) else {
+                            continue;
+                        };
                         rlog.entry((s, m.key)).or_default().push((done, (i, list)));
                         let set = seen_set.entry((s, m.key)).or_default();
                         let log = seen.entry((s, m.key)).or_default();
@@ -123,7 +125,11 @@ pub(super) fn check(
                             ops.reverse();
                             ops.dedup();
                             ops.push(rop.cite());
-                            let own = if ctx.is_declared(s) { "the session's" } else { "its own" };
+                            let own = if ctx.is_declared(s) {
+                                "the session's"
+                            } else {
+                                "its own"
+                            };
                             Anomaly::new(
                                 Guarantee::ReadYourWrites.name(),
                                 ops,
@@ -158,7 +164,8 @@ pub(super) fn check(
                         .map(|&(_, x)| x)
                         .filter(|&(e, r1)| !pos.contains_key(e) && ctx.spans(s, r1, r))
                         .collect();
-                    if let Some(&(_, r1)) = missing.iter().max_by_key(|(_, r1)| ctx.ops[*r1].cite()) {
+                    if let Some(&(_, r1)) = missing.iter().max_by_key(|(_, r1)| ctx.ops[*r1].cite())
+                    {
                         report.found(Guarantee::MonotonicReads, ctx.is_declared(s), None, || {
                             let elems: Vec<&Value> = missing.iter().map(|m| m.0).collect();
                             Anomaly::new(
@@ -172,7 +179,11 @@ pub(super) fn check(
                                     ctx.read_at(r, key),
                                     show_list(list),
                                     list_values(&elems, 5),
-                                    if elems.len() > 1 { "earlier reads" } else { "the earlier read" },
+                                    if elems.len() > 1 {
+                                        "earlier reads"
+                                    } else {
+                                        "the earlier read"
+                                    },
                                 ),
                             )
                             .with_key((*key).clone())
@@ -191,7 +202,9 @@ pub(super) fn check(
         for (key, list, _) in &lists {
             for (i, b) in list.iter().enumerate() {
                 pace.tick()?;
-                let Lookup::One(bid) = appends.get(key, b) else { continue };
+                let Lookup::One(bid) = appends.get(key, b) else {
+                    continue;
+                };
                 let bop = appends.op(bid);
                 if bop == r {
                     continue;
@@ -223,38 +236,59 @@ pub(super) fn check(
                                 )
                             }
                         };
-                        if let Some(&(_, a)) = alog.get(&(s, *k2)).and_then(|l| prior(l, binv).last()) {
+                        if let Some(&(_, a)) =
+                            alog.get(&(s, *k2)).and_then(|l| prior(l, binv).last())
+                        {
                             report.check(Guarantee::MonotonicWrites);
                             let (aop, _, ea) = appends.all[a as usize];
                             let at = pos2.get(ea);
-                            let bad = if same { at.is_none_or(|&p| p > i) } else { at.is_none() };
+                            let bad = if same {
+                                at.is_none_or(|&p| p > i)
+                            } else {
+                                at.is_none()
+                            };
                             if bad && ctx.spans(s, aop, bop) {
                                 let pair = Some((ctx.ops[aop].cite(), ctx.ops[bop].cite()));
-                                report.found(Guarantee::MonotonicWrites, ctx.is_declared(s), pair, || {
-                                    let what = if at.is_some() {
-                                        format!("which puts {b} before the earlier append of {ea}")
-                                    } else if same {
-                                        format!("which has {b} without the earlier append of {ea}")
-                                    } else {
-                                        format!("which lacks the earlier append of {ea}")
-                                    };
-                                    Anomaly::new(
-                                        Guarantee::MonotonicWrites.name(),
-                                        vec![ctx.ops[aop].cite(), ctx.ops[bop].cite(), rop.cite()],
-                                        format!(
-                                            "{pre}{} appended {ea} to {}{}; {}; {}, {what}.",
-                                            ctx.ops[aop].who(),
-                                            key_name(k2),
-                                            ctx.ack(aop),
-                                            then_b(),
-                                            shows(),
-                                        ),
-                                    )
-                                    .with_key((*k2).clone())
-                                });
+                                report.found(
+                                    Guarantee::MonotonicWrites,
+                                    ctx.is_declared(s),
+                                    pair,
+                                    || {
+                                        let what = if at.is_some() {
+                                            format!(
+                                                "which puts {b} before the earlier append of {ea}"
+                                            )
+                                        } else if same {
+                                            format!(
+                                                "which has {b} without the earlier append of {ea}"
+                                            )
+                                        } else {
+                                            format!("which lacks the earlier append of {ea}")
+                                        };
+                                        Anomaly::new(
+                                            Guarantee::MonotonicWrites.name(),
+                                            vec![
+                                                ctx.ops[aop].cite(),
+                                                ctx.ops[bop].cite(),
+                                                rop.cite(),
+                                            ],
+                                            format!(
+                                                "{pre}{} appended {ea} to {}{}; {}; {}, {what}.",
+                                                ctx.ops[aop].who(),
+                                                key_name(k2),
+                                                ctx.ack(aop),
+                                                then_b(),
+                                                shows(),
+                                            ),
+                                        )
+                                        .with_key((*k2).clone())
+                                    },
+                                );
                             }
                         }
-                        if let Some(&(_, (r1, l1))) = rlog.get(&(s, *k2)).and_then(|l| prior(l, binv).last()) {
+                        if let Some(&(_, (r1, l1))) =
+                            rlog.get(&(s, *k2)).and_then(|l| prior(l, binv).last())
+                        {
                             let Some(e1) = l1.last() else { continue };
                             report.check(Guarantee::WritesFollowReads);
                             let before = if same { i } else { l2.len() };
@@ -262,11 +296,19 @@ pub(super) fn check(
                             let bad = at.is_none_or(|&p| p >= before) || l1.len() > before;
                             if bad && ctx.spans(s, r1, bop) {
                                 let pair = Some((ctx.ops[r1].cite(), ctx.ops[bop].cite()));
-                                report.found(Guarantee::WritesFollowReads, ctx.is_declared(s), pair, || {
-                                    Anomaly::new(
-                                        Guarantee::WritesFollowReads.name(),
-                                        vec![ctx.ops[r1].cite(), ctx.ops[bop].cite(), rop.cite()],
-                                        format!(
+                                report.found(
+                                    Guarantee::WritesFollowReads,
+                                    ctx.is_declared(s),
+                                    pair,
+                                    || {
+                                        Anomaly::new(
+                                            Guarantee::WritesFollowReads.name(),
+                                            vec![
+                                                ctx.ops[r1].cite(),
+                                                ctx.ops[bop].cite(),
+                                                rop.cite(),
+                                            ],
+                                            format!(
                                             "{pre}{} and saw {}; {}; {}, which lacks part of what \
                                              was read before that append.",
                                             ctx.read_at(r1, k2),
@@ -274,9 +316,10 @@ pub(super) fn check(
                                             then_b(),
                                             shows(),
                                         ),
-                                    )
-                                    .with_key((*k2).clone())
-                                });
+                                        )
+                                        .with_key((*k2).clone())
+                                    },
+                                );
                             }
                         }
                     }

@@ -308,7 +308,10 @@ impl SessionChecker {
         }
         v.stat(
             "declared_sessions",
-            ctx.scopes.iter().filter(|s| matches!(s, Scope::Declared(_))).count(),
+            ctx.scopes
+                .iter()
+                .filter(|s| matches!(s, Scope::Declared(_)))
+                .count(),
         );
 
         let mut models = Models::default();

@@ -144,7 +144,11 @@ pub(super) fn check(
         for &(key, value, ver) in &seen {
             for s in ctx.scopes_of(r) {
                 let pre = ctx.preamble(s);
-                let own = if ctx.is_declared(s) { "the session's" } else { "its own" };
+                let own = if ctx.is_declared(s) {
+                    "the session's"
+                } else {
+                    "its own"
+                };
                 if let Some(&(_, (_, w))) = wlog
                     .get(&(s, key))
                     .and_then(|l| prior(l, rop.invoke_index()).last())
@@ -178,11 +182,15 @@ pub(super) fn check(
                     report.check(Guarantee::MonotonicReads);
                     if let Some((u, r1)) = best {
                         if older(ctx, &writes, ver, u) && ctx.spans(s, r1, r) {
-                            report.found(Guarantee::MonotonicReads, ctx.is_declared(s), None, || {
-                                Anomaly::new(
-                                    Guarantee::MonotonicReads.name(),
-                                    vec![ctx.ops[r1].cite(), rop.cite()],
-                                    format!(
+                            report.found(
+                                Guarantee::MonotonicReads,
+                                ctx.is_declared(s),
+                                None,
+                                || {
+                                    Anomaly::new(
+                                        Guarantee::MonotonicReads.name(),
+                                        vec![ctx.ops[r1].cite(), rop.cite()],
+                                        format!(
                                         "{pre}{} and saw {}; then {} and saw {value}, an older \
                                          value ({}).",
                                         ctx.read_at(r1, key),
@@ -190,9 +198,10 @@ pub(super) fn check(
                                         ctx.read_at(r, key),
                                         why_older(ctx, &writes, key, ver, u),
                                     ),
-                                )
-                                .with_key(key.clone())
-                            });
+                                    )
+                                    .with_key(key.clone())
+                                },
+                            );
                         }
                     }
                 }
@@ -234,24 +243,29 @@ pub(super) fn check(
                         let w1op = writes.op(w1);
                         if older(ctx, &writes, vera, w1) && ctx.spans(s, w1op, bop) {
                             let pair = Some((ctx.ops[w1op].cite(), ctx.ops[bop].cite()));
-                            report.found(Guarantee::MonotonicWrites, ctx.is_declared(s), pair, || {
-                                Anomaly::new(
-                                    Guarantee::MonotonicWrites.name(),
-                                    vec![ctx.ops[w1op].cite(), ctx.ops[bop].cite(), rop.cite()],
-                                    saw(
-                                        format!(
-                                            "{} wrote {} to {}{}",
-                                            ctx.ops[w1op].who(),
-                                            writes.value(Ver::W(w1)),
-                                            key_name(ka),
-                                            ctx.ack(w1op)
+                            report.found(
+                                Guarantee::MonotonicWrites,
+                                ctx.is_declared(s),
+                                pair,
+                                || {
+                                    Anomaly::new(
+                                        Guarantee::MonotonicWrites.name(),
+                                        vec![ctx.ops[w1op].cite(), ctx.ops[bop].cite(), rop.cite()],
+                                        saw(
+                                            format!(
+                                                "{} wrote {} to {}{}",
+                                                ctx.ops[w1op].who(),
+                                                writes.value(Ver::W(w1)),
+                                                key_name(ka),
+                                                ctx.ack(w1op)
+                                            ),
+                                            "that earlier write",
+                                            why_older(ctx, &writes, ka, vera, w1),
                                         ),
-                                        "that earlier write",
-                                        why_older(ctx, &writes, ka, vera, w1),
-                                    ),
-                                )
-                                .with_key(ka.clone())
-                            });
+                                    )
+                                    .with_key(ka.clone())
+                                },
+                            );
                         }
                     }
                     if let Some(&(_, (_, Some((u1, r1))))) =
@@ -260,22 +274,27 @@ pub(super) fn check(
                         report.check(Guarantee::WritesFollowReads);
                         if older(ctx, &writes, vera, u1) && ctx.spans(s, r1, bop) {
                             let pair = Some((ctx.ops[r1].cite(), ctx.ops[bop].cite()));
-                            report.found(Guarantee::WritesFollowReads, ctx.is_declared(s), pair, || {
-                                Anomaly::new(
-                                    Guarantee::WritesFollowReads.name(),
-                                    vec![ctx.ops[r1].cite(), ctx.ops[bop].cite(), rop.cite()],
-                                    saw(
-                                        format!(
-                                            "{} and saw {}",
-                                            ctx.read_at(r1, ka),
-                                            writes.value(Ver::W(u1))
+                            report.found(
+                                Guarantee::WritesFollowReads,
+                                ctx.is_declared(s),
+                                pair,
+                                || {
+                                    Anomaly::new(
+                                        Guarantee::WritesFollowReads.name(),
+                                        vec![ctx.ops[r1].cite(), ctx.ops[bop].cite(), rop.cite()],
+                                        saw(
+                                            format!(
+                                                "{} and saw {}",
+                                                ctx.read_at(r1, ka),
+                                                writes.value(Ver::W(u1))
+                                            ),
+                                            "the value read before that write",
+                                            why_older(ctx, &writes, ka, vera, u1),
                                         ),
-                                        "the value read before that write",
-                                        why_older(ctx, &writes, ka, vera, u1),
-                                    ),
-                                )
-                                .with_key(ka.clone())
-                            });
+                                    )
+                                    .with_key(ka.clone())
+                                },
+                            );
                         }
                     }
                 }

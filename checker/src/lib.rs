@@ -5,6 +5,7 @@
 
 pub mod bank;
 pub mod convergence;
+mod digraph;
 pub mod faults;
 mod found;
 pub mod lost;

@@ -333,11 +333,6 @@ impl<'b> Pace<'b> {
             Ok(())
         }
     }
-
-    /// Checks now, whatever the step count.
-    pub fn check(&self) -> Result<(), crate::Exhausted> {
-        self.budget.check()
-    }
 }
 
 #[cfg(test)]

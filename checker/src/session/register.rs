@@ -4,16 +4,17 @@
 use std::collections::HashSet;
 
 use faultline_core::Value;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::json;
 
 use super::{prior, Ctx, Guarantee, Report};
+use crate::digraph::Graph;
 use crate::operation::{key_name, secs, MopKind, Pace};
 use crate::unique::{Lookup, Unique};
 use crate::{Anomaly, Exhausted};
 
 /// What a read saw.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Ver {
     Init,
     W(u32),
@@ -128,6 +129,8 @@ pub(super) fn check(
     }
 
     let (mut reads, mut ambiguous, mut unknown) = (0u64, 0u64, 0u64);
+    // Reads already reported as going back in the inferred order.
+    let mut went_back: FxHashSet<usize> = FxHashSet::default();
     let mut read_sets: HashSet<Vec<(&Value, &Value)>> = HashSet::new();
     for &r in &ctx.by_completion {
         pace.tick()?;
@@ -182,6 +185,7 @@ pub(super) fn check(
                     report.check(Guarantee::MonotonicReads);
                     if let Some((u, r1)) = best {
                         if older(ctx, &writes, ver, u) && ctx.spans(s, r1, r) {
+                            went_back.insert(r);
                             report.found(
                                 Guarantee::MonotonicReads,
                                 ctx.is_declared(s),
@@ -301,9 +305,124 @@ pub(super) fn check(
             }
         }
     }
+    observed_cycles(ctx, &writes, report, pace, &went_back)?;
     Ok(vec![
         ("reads", json!(reads)),
         ("ambiguous_reads", json!(ambiguous)),
         ("reads_of_unknown_values", json!(unknown)),
     ])
+}
+
+/// Why one version precedes another in a process's observations.
+#[derive(Clone, Copy)]
+enum Why {
+    /// A process read the source's value (op `.0`) and later the target's (op `.1`).
+    Observed(usize, usize),
+    /// The initial value precedes every write.
+    Initial,
+}
+
+/// Monotonic reads without a version order: each process that read `a` and later `b` of a
+/// key says `a` precedes `b` (and `nil` precedes every write). A cycle in these orders means
+/// that whichever order the writes took, some process read an older value after a newer
+/// one, even when the writes were concurrent and the inferred order leaves them unordered.
+/// Cycles through a read already reported are left out.
+fn observed_cycles(
+    ctx: &Ctx<'_>,
+    writes: &Writes<'_>,
+    report: &mut Report,
+    pace: &mut Pace<'_>,
+    went_back: &FxHashSet<usize>,
+) -> Result<(), Exhausted> {
+    let mut graph: Graph<Why> = Graph::new();
+    let mut nodes: FxHashMap<(&Value, Ver), u32> = FxHashMap::default();
+    let mut last: FxHashMap<(u64, &Value), (u32, usize)> = FxHashMap::default();
+    // Each process's ops in invocation order are its program order.
+    for (r, op) in ctx.ops.iter().enumerate() {
+        if !op.is_ok() {
+            continue;
+        }
+        for m in ctx.reads(r) {
+            pace.tick()?;
+            let Resolved::Ver(ver) = writes.resolve(m.key, m.value) else {
+                continue;
+            };
+            let n = *nodes.entry((m.key, ver)).or_insert_with(|| graph.node());
+            if let Some(&(prev, r1)) = last.get(&(op.process(), m.key)) {
+                if prev != n {
+                    graph.edge(prev, n, Why::Observed(r1, r));
+                }
+            }
+            last.insert((op.process(), m.key), (n, r));
+        }
+    }
+    let initial: Vec<(u32, u32)> = nodes
+        .iter()
+        .filter(|((_, v), _)| *v != Ver::Init)
+        .filter_map(|((k, _), &n)| nodes.get(&(*k, Ver::Init)).map(|&i| (i, n)))
+        .collect();
+    for (init, n) in initial {
+        graph.edge(init, n, Why::Initial);
+    }
+    let mut label: Vec<(&Value, Ver)> = vec![(&crate::operation::NIL, Ver::Init); graph.adj.len()];
+    for (&(k, v), &n) in &nodes {
+        label[n as usize] = (k, v);
+    }
+    for comp in graph.cyclic_components() {
+        pace.tick()?;
+        let cycle = graph.cycle_in(&comp);
+        let reported = cycle.iter().any(|&e| match graph.edges[e as usize].2 {
+            Why::Observed(_, r2) => went_back.contains(&r2),
+            Why::Initial => false,
+        });
+        if reported || cycle.is_empty() {
+            continue;
+        }
+        report.check(Guarantee::MonotonicReads);
+        let key = label[comp[0] as usize].0;
+        report.found(Guarantee::MonotonicReads, false, None, || {
+            let mut ops: Vec<u64> = Vec::new();
+            let steps: Vec<String> = cycle
+                .iter()
+                .map(|&e| {
+                    let (a, b, why) = graph.edges[e as usize];
+                    let (va, vb) = (
+                        writes.value(label[a as usize].1),
+                        writes.value(label[b as usize].1),
+                    );
+                    match why {
+                        Why::Observed(r1, r2) => {
+                            for c in [ctx.ops[r1].cite(), ctx.ops[r2].cite()] {
+                                if !ops.contains(&c) {
+                                    ops.push(c);
+                                }
+                            }
+                            format!(
+                                "{} read {} = {va} at {}, then {vb} at {}",
+                                ctx.ops[r2].who(),
+                                key_name(key),
+                                secs(ctx.ops[r1].invoke_time()),
+                                secs(ctx.ops[r2].invoke_time())
+                            )
+                        }
+                        Why::Initial => {
+                            format!("nil, the initial value, precedes the write of {vb}")
+                        }
+                    }
+                })
+                .collect();
+            Anomaly::new(
+                Guarantee::MonotonicReads.name(),
+                ops,
+                format!(
+                    "{}; whichever order {}'s writes took, one of these processes read an older \
+                     value after a newer one.",
+                    steps.join("; "),
+                    key_name(key)
+                ),
+            )
+            .with_key(key.clone())
+        });
+    }
+    Ok(())
 }

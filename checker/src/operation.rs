@@ -324,10 +324,10 @@ impl<'b> Pace<'b> {
         Pace { budget, steps: 0 }
     }
 
-    /// One more step; every 1024th checks time and cancellation.
+    /// One more step; the first and every 1024th after check time and cancellation.
     pub fn tick(&mut self) -> Result<(), crate::Exhausted> {
         self.steps = self.steps.wrapping_add(1);
-        if self.steps % 1024 == 0 {
+        if self.steps % 1024 == 1 {
             self.budget.check()
         } else {
             Ok(())

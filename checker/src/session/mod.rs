@@ -63,6 +63,9 @@ pub struct SessionChecker {
     pub workload: Workload,
     /// Anomalies reported per guarantee; the stats count them all.
     pub max_reported: usize,
+    /// List-append: check every read the general way, without the shortcut for reads that
+    /// are prefixes of their key's longest read. Same verdict, slower; for cross-checking.
+    pub general_path: bool,
 }
 
 impl Default for SessionChecker {
@@ -70,6 +73,7 @@ impl Default for SessionChecker {
         SessionChecker {
             workload: Workload::Auto,
             max_reported: 100,
+            general_path: false,
         }
     }
 }
@@ -243,6 +247,8 @@ pub(crate) struct Report {
     /// (guarantee, earlier session op, later session op) already reported, so one
     /// violation of monotonic writes is not reported once per read that shows it.
     seen: HashSet<(Guarantee, u64, u64)>,
+    /// See [`SessionChecker::general_path`].
+    pub general_path: bool,
 }
 
 impl Report {
@@ -254,6 +260,7 @@ impl Report {
             anomalies: Vec::new(),
             reported: [0; 4],
             seen: HashSet::new(),
+            general_path: false,
         }
     }
 
@@ -286,6 +293,7 @@ impl SessionChecker {
     fn run(&self, ctx: &Ctx<'_>, budget: &Budget) -> Result<Verdict, Exhausted> {
         let mut pace = Pace::new(budget);
         let mut report = Report::new(self.max_reported);
+        report.general_path = self.general_path;
         let workload = self.workload.resolve(&ctx.mops);
         let mut v = Verdict::valid(self.name());
         let (name, order, notes) = match workload {

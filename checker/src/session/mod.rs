@@ -378,4 +378,6 @@ impl Checker for SessionChecker {
 }
 
 #[cfg(test)]
+mod oracle;
+#[cfg(test)]
 mod tests;

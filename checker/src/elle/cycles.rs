@@ -15,7 +15,7 @@
 use rustc_hash::FxHashMap;
 
 use super::classify::{classify, Spec, State, Step, SPECS};
-use super::graph::{sccs, DepGraph, ALL, DATA, WR, WW};
+use super::graph::{sccs, DepGraph, ALL, DATA, PROCESS, WR, WW};
 use super::models::implied_anomalies;
 use crate::verdict::{Budget, Exhausted};
 
@@ -24,6 +24,26 @@ use crate::verdict::{Budget, Exhausted};
 pub struct Cycle {
     pub kind: &'static str,
     pub steps: Vec<Step>,
+}
+
+/// Levels of edge kinds, weakest first: a cycle within each level that has one is always
+/// reported.
+pub const LEVELS: [u8; 5] = [WW, WW | WR, DATA, DATA | PROCESS, ALL];
+
+/// Rotates a cycle to start at its lowest vertex, so the same cycle always reads the same.
+fn canonical(scc: &[u32], steps: Vec<Step>) -> Vec<Step> {
+    let mut steps: Vec<Step> = steps
+        .into_iter()
+        .map(|s| Step {
+            from: scc[s.from as usize],
+            to: scc[s.to as usize],
+            kind: s.kind,
+        })
+        .collect();
+    if let Some(first) = (0..steps.len()).min_by_key(|&i| steps[i].from) {
+        steps.rotate_left(first);
+    }
+    steps
 }
 
 /// What the search of one component found, and which shapes it could not finish.
@@ -61,17 +81,9 @@ pub fn search_scc(
         budget.check()?;
         match search_spec(&local, &spec, &mut bfs, work_limit, budget)? {
             Search::Found(steps) => {
-                let steps = steps
-                    .into_iter()
-                    .map(|s| Step {
-                        from: scc[s.from as usize],
-                        to: scc[s.to as usize],
-                        kind: s.kind,
-                    })
-                    .collect();
                 out.cycles.push(Cycle {
                     kind: spec.kind,
-                    steps,
+                    steps: canonical(scc, steps),
                 });
                 implied.extend(implied_anomalies([spec.kind]));
             }
@@ -79,23 +91,24 @@ pub fn search_scc(
             Search::GaveUp => out.incomplete.push(spec.kind),
         }
     }
-    if out.cycles.is_empty() {
-        // Every component holds a cycle; if no shape search produced one (each gave up),
-        // report some cycle, from the fewest edge kinds that have one.
-        for mask in [WW, WW | WR, DATA, ALL] {
-            if let Some(steps) = any_cycle(&local, mask & limits.present, &mut bfs) {
-                if let Some(kind) = classify(&steps) {
-                    let steps = steps
-                        .into_iter()
-                        .map(|s| Step {
-                            from: scc[s.from as usize],
-                            to: scc[s.to as usize],
-                            kind: s.kind,
-                        })
-                        .collect();
-                    out.cycles.push(Cycle { kind, steps });
-                    break;
-                }
+    // Elle's cycle-exists guarantee: whenever the component restricted to a level of edge
+    // kinds has a cycle, some cycle within that level is reported, even if every shape
+    // search above missed it (out of work, or walks that split into the wrong shapes).
+    for mask in LEVELS {
+        let mask = mask & limits.present;
+        let covered = out
+            .cycles
+            .iter()
+            .any(|c| c.steps.iter().all(|s| s.kind & mask != 0));
+        if covered {
+            continue;
+        }
+        if let Some(steps) = any_cycle(&local, mask, &mut bfs) {
+            if let Some(kind) = classify(&steps) {
+                out.cycles.push(Cycle {
+                    kind,
+                    steps: canonical(scc, steps),
+                });
             }
         }
     }

@@ -237,6 +237,68 @@ impl Analysis<'_> {
     }
 }
 
+/// Infers version orders, collects the anomalies that need no cycle, and gathers every
+/// edge the options ask for.
+fn analyse<'t>(
+    history: &History,
+    txns: &'t Txns,
+    options: &Options,
+    workload: Workload,
+    writes_follow_reads: bool,
+    found: &mut Findings,
+) -> Result<(Analysis<'t>, EdgeList), String> {
+    let mut edges = EdgeList::default();
+    let analysis = match workload {
+        Workload::ListAppend => append::analyse(txns, &mut edges, found).map(Analysis::List)?,
+        Workload::RwRegister => register::analyse(txns, writes_follow_reads, &mut edges, found)
+            .map(Analysis::Register)?,
+    };
+    if options.process {
+        graph::process_edges(txns, &mut edges);
+    }
+    if options.realtime {
+        graph::realtime_edges(history, txns, &mut edges);
+    }
+    Ok((analysis, edges))
+}
+
+/// A history's inferred dependency graph, for tools and tests.
+pub struct Inferred {
+    pub graph: DepGraph,
+    /// Per vertex: the history index naming its transaction (completion, else invocation).
+    pub index: Vec<u64>,
+    /// Whether each vertex's transaction failed (failed transactions have no edges).
+    pub failed: Vec<bool>,
+}
+
+/// Builds the dependency graph the checker searches, with the edges `options` ask for.
+pub fn infer(
+    history: &History,
+    workload: Workload,
+    options: &Options,
+    writes_follow_reads: bool,
+) -> Result<Inferred, String> {
+    let txns = Txns::from_history(history, workload).map_err(|e| e.to_string())?;
+    let mut found = Findings::new(1);
+    let (_, edges) = analyse(
+        history,
+        &txns,
+        options,
+        workload,
+        writes_follow_reads,
+        &mut found,
+    )?;
+    Ok(Inferred {
+        graph: DepGraph::new(txns.len(), edges),
+        index: txns.txns.iter().map(|t| t.index()).collect(),
+        failed: txns
+            .txns
+            .iter()
+            .map(|t| t.outcome == Outcome::Fail)
+            .collect(),
+    })
+}
+
 fn run(
     name: &str,
     history: &History,
@@ -276,24 +338,17 @@ fn run(
         return Verdict::unknown(name, e.to_string());
     }
     let mut found = Findings::new(options.max_anomalies_per_kind.max(1));
-    let mut edges = EdgeList::default();
-    let analysis = match workload {
-        Workload::ListAppend => append::analyse(&txns, &mut edges, &mut found).map(Analysis::List),
-        Workload::RwRegister => {
-            register::analyse(&txns, writes_follow_reads, &mut edges, &mut found)
-                .map(Analysis::Register)
-        }
-    };
-    let analysis = match analysis {
-        Ok(a) => a,
+    let (analysis, edges) = match analyse(
+        history,
+        &txns,
+        options,
+        workload,
+        writes_follow_reads,
+        &mut found,
+    ) {
+        Ok(x) => x,
         Err(reason) => return Verdict::unknown(name, reason),
     };
-    if options.process {
-        graph::process_edges(&txns, &mut edges);
-    }
-    if options.realtime {
-        graph::realtime_edges(history, &txns, &mut edges);
-    }
     memory += analysis.bytes() + edges.bytes();
     if let Err(e) = budget.check().and(budget.check_memory(memory)) {
         return Verdict::unknown(name, e.to_string());

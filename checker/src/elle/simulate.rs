@@ -14,8 +14,10 @@
 //!   between its invocation and completion. Every history must check valid.
 //! - [`Isolation::SnapshotIsolation`]: reads from a snapshot taken at the first step, writes
 //!   buffered, first committer wins (a loser fails). Allows write skew (G2-item), never G1.
-//! - [`Isolation::ReadCommitted`]: each read sees the latest committed state; writes are
-//!   applied at commit with no conflict check. Allows read skew (G-single) and lost updates.
+//! - [`Isolation::ReadCommitted`]: each read sees the latest committed state (plus the
+//!   transaction's own writes); a write takes the key's lock until commit, and a transaction
+//!   that finds the lock taken aborts (no-wait locking). Allows read skew (G-single),
+//!   non-repeatable reads and lost updates, never G1.
 //! - [`Isolation::AbortedReads`]: strictly serializable, but reports some committed
 //!   transactions as failed, so readers of their writes show G1a.
 
@@ -314,6 +316,8 @@ pub fn generate(sim: &Sim) -> History {
         lists: FxHashMap::default(),
         regs: FxHashMap::default(),
     };
+    // Key -> the slot whose transaction holds its write lock (read committed only).
+    let mut locks: FxHashMap<i64, usize> = FxHashMap::default();
     let concurrency = sim.concurrency.max(1);
     let mut slots: Vec<Option<Running>> = (0..concurrency).map(|_| None).collect();
     let mut process: Vec<u64> = (0..concurrency as u64).collect();
@@ -379,7 +383,18 @@ pub fn generate(sim: &Sim) -> History {
                             run.snapshot = Some(store.ts);
                         }
                     } else if run.pc < run.mops.len() {
-                        run.exec(&store, workload);
+                        let m = run.mops[run.pc];
+                        let locking = sim.isolation == Isolation::ReadCommitted && m.f == F::Write;
+                        if locking && locks.get(&m.key).is_some_and(|&o| o != s) {
+                            run.aborted = true;
+                            run.done = true;
+                            locks.retain(|_, o| *o != s);
+                        } else {
+                            if locking {
+                                locks.insert(m.key, s);
+                            }
+                            run.exec(&store, workload);
+                        }
                     } else {
                         let conflict = run.snapshot.is_some_and(|snap| {
                             run.buffer.iter().any(|w| store.last_commit(w.key) > snap)
@@ -389,6 +404,7 @@ pub fn generate(sim: &Sim) -> History {
                         } else if run.applied {
                             store.commit(workload, &run.buffer);
                         }
+                        locks.retain(|_, o| *o != s);
                         run.done = true;
                     }
                 }

@@ -174,11 +174,12 @@ pub fn process_edges(txns: &Txns, edges: &mut EdgeList) {
 /// invoked and no completion between them already follows `a`.
 pub fn realtime_edges(history: &History, txns: &Txns, edges: &mut EdgeList) {
     // History position -> transaction, for invocations and completions of txn ops.
-    let mut at: rustc_hash::FxHashMap<u64, TxnId> = Default::default();
+    const NONE: TxnId = TxnId::MAX;
+    let mut at: Vec<TxnId> = vec![NONE; history.len()];
     for (i, t) in txns.txns.iter().enumerate() {
-        at.insert(t.invoke, i as TxnId);
+        at[t.invoke as usize] = i as TxnId;
         if let Some(c) = t.complete {
-            at.insert(c, i as TxnId);
+            at[c as usize] = i as TxnId;
         }
     }
     // Completions not yet covered, each with the sequence number it was added under; a
@@ -190,9 +191,10 @@ pub fn realtime_edges(history: &History, txns: &Txns, edges: &mut EdgeList) {
         if !matches!(op.process, Process::Client(_)) || op.f != "txn" {
             continue;
         }
-        let Some(&t) = at.get(&op.index) else {
+        let t = at[op.index as usize];
+        if t == NONE {
             continue;
-        };
+        }
         let txn = &txns.txns[t as usize];
         match op.kind {
             OpType::Invoke => {

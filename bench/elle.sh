@@ -30,6 +30,7 @@ if [ "$quick" -eq 0 ]; then
     "strict 1000000 yes 60 4096"
     "si 1000000 no 60 4096"
     "rc 1000000 no 60 4096"
+    "stale 1000000 no 60 4096"
   )
 fi
 

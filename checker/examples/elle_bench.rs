@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p faultline-checker --example elle_bench -- \
-//!     --txns 100000 [--workload list-append|rw-register] [--store strict|si|rc|aborted] \
+//!     --txns 100000 [--workload list-append|rw-register] [--store strict|si|rc|aborted|stale] \
 //!     [--concurrency 10] [--keys 10] [--max-txn-len 4] [--max-writes-per-key 32] \
 //!     [--info-rate 0.0] [--seed 0] [--write history.jsonl] [--via-jsonl]
 //! ```
@@ -74,11 +74,17 @@ fn parse(args: &[String]) -> Result<(Sim, Option<String>, bool), String> {
                     "si" => Isolation::SnapshotIsolation,
                     "rc" => Isolation::ReadCommitted,
                     "aborted" => Isolation::AbortedReads,
+                    "stale" => Isolation::StaleReads,
                     other => return Err(format!("unknown store {other:?}")),
                 }
             }
             other => return Err(format!("unknown flag {other:?}")),
         }
+    }
+    // Every read of a key returns its whole list, so a history grows with the square of
+    // the writes per key; past this it no longer fits in memory at benchmark sizes.
+    if sim.max_writes_per_key > 1000 {
+        return Err("--max-writes-per-key above 1000 makes histories quadratically large".into());
     }
     if via_jsonl && write.is_none() {
         return Err("--via-jsonl needs --write FILE".into());
@@ -132,9 +138,18 @@ fn main() -> ExitCode {
     };
     let check_s = t.elapsed().as_secs_f64();
     let kinds = verdict.kinds().join(",");
-    let stat = |k: &str| verdict.stats.get(k).map_or("-".to_string(), |v| v.to_string());
+    let largest = verdict
+        .stats
+        .get("largest-scc")
+        .map_or(0, |v| v.as_u64().unwrap_or(0));
+    let stat = |k: &str| {
+        verdict
+            .stats
+            .get(k)
+            .map_or("-".to_string(), |v| v.to_string())
+    };
     println!(
-        "txns={} events={} generate_s={generate_s:.2} read_s={read_s:.2} check_s={check_s:.2} valid={} anomalies={} edges={} sccs={} history_rss_mib={history_rss:.0} peak_rss_mib={:.0}",
+        "txns={} events={} generate_s={generate_s:.2} read_s={read_s:.2} check_s={check_s:.2} valid={} anomalies={} edges={} sccs={} largest_scc={largest} history_rss_mib={history_rss:.0} peak_rss_mib={:.0}",
         sim.txns,
         history.len(),
         verdict.valid,

@@ -393,3 +393,24 @@ fn budgets_give_unknown() {
     assert_eq!(v.valid, Validity::Unknown);
     assert!(v.unknown_reason.as_deref().unwrap_or("").contains("memory"));
 }
+
+#[test]
+fn a_cycle_search_out_of_states_is_unknown() {
+    let h = history(la, &["rx_ ry_ ax1", "rx_ ry_ ay1"], &["rx1 ry1"]);
+    let v = ListAppend::default().check(&h, &Budget::unlimited().with_max_states(1));
+    assert_eq!(v.valid, Validity::Unknown);
+    assert!(v
+        .unknown_reason
+        .as_deref()
+        .unwrap_or("")
+        .contains("the cycle search stopped: the budget of 1 search states ran out"));
+    assert!(
+        v.models.kept.is_empty(),
+        "nothing is kept from an unfinished search"
+    );
+    // Anomalies found without a cycle still make it invalid.
+    let h = history(la, &["!ax1", "rx1 ay1", "ry1 ax2"], &["rx12"]);
+    let v = ListAppend::default().check(&h, &Budget::unlimited().with_max_states(1));
+    assert_eq!(v.valid, Validity::Invalid);
+    assert!(v.kinds().contains(&"G1a"));
+}

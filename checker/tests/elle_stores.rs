@@ -158,3 +158,34 @@ fn an_aborted_read_store_shows_g1a_naming_the_failed_writer() {
         assert!(seen > 0);
     }
 }
+
+#[test]
+fn a_stale_replica_store_is_serializable_but_not_strict() {
+    for workload in [Workload::ListAppend, Workload::RwRegister] {
+        let mut stale = 0;
+        for seed in 0..3 {
+            let h = generate(&Sim {
+                stale_lag: 10,
+                ..sim(workload, Isolation::StaleReads, seed)
+            });
+            let v = check(workload, &h);
+            let k = kinds(&v);
+            assert!(
+                k.iter()
+                    .all(|k| k.ends_with("-realtime") || k.ends_with("-process")),
+                "{workload:?} seed {seed}: {k:?}"
+            );
+            assert!(v.models.kept.iter().any(|m| m == "serializable"), "{k:?}");
+            assert!(v
+                .models
+                .ruled_out
+                .iter()
+                .any(|m| m == "strict-serializable"));
+            for a in v.anomalies.iter().filter(|a| a.kind == "G-single-realtime") {
+                assert_cycle_ops(&h, a);
+                stale += 1;
+            }
+        }
+        assert!(stale > 0, "{workload:?}: no stale read found");
+    }
+}

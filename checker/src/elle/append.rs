@@ -338,10 +338,9 @@ impl ListAppend<'_> {
                             .or_insert((t.read(start, len).last().copied().unwrap_or(INIT), len));
                     }
                     Mop::Append { key, .. } => {
-                        if wrote.insert(key) {
-                            if let Some(&(v, len)) = first_read.get(&key) {
-                                groups.entry((key, v, len)).or_default().push(r);
-                            }
+                        let first_write = wrote.insert(key);
+                        if let (true, Some(&(v, len))) = (first_write, first_read.get(&key)) {
+                            groups.entry((key, v, len)).or_default().push(r);
                         }
                     }
                     _ => {}

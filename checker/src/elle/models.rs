@@ -158,10 +158,6 @@ pub const MODELS: &[ModelDef] = &[
     },
 ];
 
-/// Anomaly kinds that make a verdict unknown rather than invalid: the search could not
-/// finish, so nothing it would have found can be ruled out.
-pub const UNKNOWN_KINDS: &[&str] = &["cycle-search-incomplete"];
-
 pub fn model(name: &str) -> Option<&'static ModelDef> {
     MODELS.iter().find(|m| m.name == name)
 }

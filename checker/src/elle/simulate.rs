@@ -20,6 +20,9 @@
 //!   non-repeatable reads and lost updates, never G1.
 //! - [`Isolation::AbortedReads`]: strictly serializable, but reports some committed
 //!   transactions as failed, so readers of their writes show G1a.
+//! - [`Isolation::StaleReads`]: transactions run atomically; read-only ones are served by
+//!   an asynchronous replica that is `stale_lag` commits behind, the rest by the leader.
+//!   Serializable, not strictly: real-time anomalies such as G-single-realtime.
 
 use faultline_core::{History, HistoryBuilder, Op, OpType, Value};
 use rustc_hash::FxHashMap;
@@ -32,6 +35,7 @@ pub enum Isolation {
     SnapshotIsolation,
     ReadCommitted,
     AbortedReads,
+    StaleReads,
 }
 
 /// What to simulate.
@@ -50,6 +54,8 @@ pub struct Sim {
     pub info_rate: f64,
     /// For [`Isolation::AbortedReads`]: fraction of committed transactions reported `fail`.
     pub fail_rate: f64,
+    /// For [`Isolation::StaleReads`]: how many commits behind reads are.
+    pub stale_lag: u64,
     pub seed: u64,
 }
 
@@ -65,6 +71,7 @@ impl Default for Sim {
             max_writes_per_key: 32,
             info_rate: 0.0,
             fail_rate: 0.1,
+            stale_lag: 20,
             seed: 0,
         }
     }
@@ -276,7 +283,8 @@ impl Running {
                         l.extend(own.map(|w| Value::Int(w.value)));
                         Value::List(l)
                     }
-                    Workload::RwRegister => match own.last() {
+                    Workload::RwRegister => match self.buffer.iter().rev().find(|w| w.key == m.key)
+                    {
                         Some(w) => Value::Int(w.value),
                         None => store
                             .reg(m.key, self.snapshot)
@@ -312,7 +320,10 @@ pub fn generate(sim: &Sim) -> History {
     let mut gen = TxnGen::new(sim);
     let mut store = Store {
         ts: 0,
-        keep_versions: sim.isolation == Isolation::SnapshotIsolation,
+        keep_versions: matches!(
+            sim.isolation,
+            Isolation::SnapshotIsolation | Isolation::StaleReads
+        ),
         lists: FxHashMap::default(),
         regs: FxHashMap::default(),
     };
@@ -367,7 +378,12 @@ pub fn generate(sim: &Sim) -> History {
         let workload = sim.workload;
         if !run.done {
             match sim.isolation {
-                Isolation::StrictSerializable | Isolation::AbortedReads => {
+                Isolation::StrictSerializable | Isolation::AbortedReads | Isolation::StaleReads => {
+                    if sim.isolation == Isolation::StaleReads
+                        && run.mops.iter().all(|m| m.f == F::Read)
+                    {
+                        run.snapshot = Some(store.ts.saturating_sub(sim.stale_lag));
+                    }
                     while run.pc < run.mops.len() {
                         run.exec(&store, workload);
                     }
@@ -416,7 +432,7 @@ pub fn generate(sim: &Sim) -> History {
             // commit is their last step.
             if matches!(
                 sim.isolation,
-                Isolation::StrictSerializable | Isolation::AbortedReads
+                Isolation::StrictSerializable | Isolation::AbortedReads | Isolation::StaleReads
             ) {
                 continue;
             }

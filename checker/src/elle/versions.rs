@@ -149,16 +149,20 @@ pub struct RegisterVersions {
     pub by_key: Vec<Vec<(Elem, Elem)>>,
 }
 
+/// (key, value) pairs.
+pub type KeyValues = Vec<(u32, Elem)>;
+
 /// The value a transaction first read from each key before writing it, and the last value
 /// it wrote to each key (Adya's external reads and writes).
-pub fn external(txns: &Txns, t: TxnId) -> (Vec<(u32, Elem)>, Vec<(u32, Elem)>) {
-    let mut reads: Vec<(u32, Elem)> = Vec::new();
-    let mut writes: Vec<(u32, Elem)> = Vec::new();
+pub fn external(txns: &Txns, t: TxnId) -> (KeyValues, KeyValues) {
+    let mut reads: KeyValues = Vec::new();
+    let mut writes: KeyValues = Vec::new();
     let mut touched: FxHashSet<u32> = FxHashSet::default();
     for m in txns.mops(t) {
         match *m {
             Mop::ReadReg { key, elem } => {
-                if touched.insert(key) {
+                let first = touched.insert(key);
+                if first {
                     reads.push((key, elem));
                 }
             }

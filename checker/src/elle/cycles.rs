@@ -472,25 +472,33 @@ mod tests {
     }
 
     #[test]
-    fn a_search_out_of_work_is_incomplete_but_still_reports_a_cycle() {
+    fn the_work_limit_never_drops_below_the_components_size() {
         let n = 50u32;
         let mut edges: Vec<_> = (0..n - 1).map(|i| (i, i + 1, WR)).collect();
         edges.push((n - 1, 0, RW));
-        edges.push((n - 1, 0, RW));
         let g = graph(n as usize, &edges);
         let scc = &sccs(&g, ALL)[0];
-        let r = search_scc(
-            &g,
-            scc,
-            Limits {
-                present: DATA,
-                work: 0,
-            },
-            &Budget::unlimited(),
-        );
-        // The work floor is four times the component's edges, enough here.
-        let r = r.unwrap();
+        let limits = Limits {
+            present: DATA,
+            work: 0,
+        };
+        let r = search_scc(&g, scc, limits, &Budget::unlimited()).unwrap();
         assert_eq!(r.cycles[0].kind, "G-single");
+        assert!(r.incomplete.is_empty());
+    }
+
+    #[test]
+    fn a_shape_search_out_of_work_gives_up_rather_than_saying_absent() {
+        let n = 50u32;
+        let mut edges: Vec<_> = (0..n - 1).map(|i| (i, i + 1, WR)).collect();
+        edges.push((n - 1, 0, RW));
+        let g = graph(n as usize, &edges);
+        let spec = crate::elle::classify::spec_named("G-single").unwrap();
+        let mut bfs = Bfs::new(g.node_count());
+        let r = search_spec(&g, &spec, &mut bfs, 10, &Budget::unlimited()).unwrap();
+        assert!(matches!(r, Search::GaveUp));
+        let r = search_spec(&g, &spec, &mut bfs, 1000, &Budget::unlimited()).unwrap();
+        assert!(matches!(r, Search::Found(ref c) if c.len() == 50));
     }
 
     #[test]

@@ -20,7 +20,8 @@ pub trait DataExplainer {
     fn why(&self, a: TxnId, b: TxnId, kind: u8, a_name: &str, b_name: &str) -> Option<String>;
 }
 
-/// A key as a sentence shows it: plain identifiers bare (`x`), anything else as a value.
+/// A key as a sentence shows it: plain identifiers bare (`x`), anything else named as a key
+/// (`key 3`, `key "a b"`), so "appended 4 to key 0" cannot be misread.
 pub fn key(k: &Value) -> String {
     match k {
         Value::Str(s)
@@ -30,7 +31,7 @@ pub fn key(k: &Value) -> String {
         {
             s.clone()
         }
-        other => other.to_string(),
+        other => format!("key {other}"),
     }
 }
 
@@ -181,8 +182,8 @@ mod tests {
     #[test]
     fn identifiers_are_bare_and_other_keys_are_values() {
         assert_eq!(key(&Value::from("x")), "x");
-        assert_eq!(key(&Value::from("3")), "\"3\"");
-        assert_eq!(key(&Value::Int(3)), "3");
-        assert_eq!(key(&Value::from("a b")), "\"a b\"");
+        assert_eq!(key(&Value::from("3")), "key \"3\"");
+        assert_eq!(key(&Value::Int(3)), "key 3");
+        assert_eq!(key(&Value::from("a b")), "key \"a b\"");
     }
 }

@@ -12,7 +12,8 @@
 //!
 //! Out: one map per line, with keywords restored where Jepsen has them: `:type`, `:f`,
 //! `:process :nemesis`, the function of each micro-op of a `txn` (`[:append 1 2]`), an
-//! `:error` that is an identifier-like string, and the op's own keys.
+//! `:error` that is an identifier-like string or a vector headed by one
+//! (`[:timeout "no reply"]`), and the op's own keys.
 
 use std::cell::Cell;
 use std::io::{self, Write};
@@ -343,6 +344,7 @@ pub fn write_op(out: &mut String, op: &Op) {
         out.push_str(", :error ");
         match error {
             Value::Str(s) => edn::write_keyword(out, s),
+            Value::List(items) => write_keyword_headed(out, items),
             other => edn::write_value(out, other),
         }
     }
@@ -365,17 +367,27 @@ fn write_txn(out: &mut String, value: &Value) {
         if i > 0 {
             out.push(' ');
         }
-        match mop.as_list() {
-            Some([Value::Str(f), rest @ ..]) => {
-                out.push('[');
-                edn::write_keyword(out, f);
-                for x in rest {
+        match mop {
+            Value::List(items) => write_keyword_headed(out, items),
+            other => edn::write_value(out, other),
+        }
+    }
+    out.push(']');
+}
+
+/// A vector whose first element, a string, is written as a keyword when it can be: a
+/// micro-op `[:append 1 2]`, or an error such as `[:timeout "no reply"]`.
+fn write_keyword_headed(out: &mut String, items: &[Value]) {
+    out.push('[');
+    for (i, x) in items.iter().enumerate() {
+        match (i, x) {
+            (0, Value::Str(head)) => edn::write_keyword(out, head),
+            _ => {
+                if i > 0 {
                     out.push(' ');
-                    edn::write_value(out, x);
                 }
-                out.push(']');
+                edn::write_value(out, x);
             }
-            _ => edn::write_value(out, mop),
         }
     }
     out.push(']');

@@ -260,7 +260,7 @@ fn writes_jepsen_keywords_back() {
 {:index 1, :time 15, :type :info, :process :nemesis, :f :start-partition, :value nil}
 {:index 2, :time 20, :type :fail, :process 0, :f :cas, :value [1 4], :node "n1", :error :cas-mismatch}
 {:index 3, :time 30, :type :invoke, :process 1, :f :read, :value nil}
-{:index 4, :time 40, :type :info, :process 1, :f :read, :value nil, :error ["timeout" "no reply"], :sub-type "x"}
+{:index 4, :time 40, :type :info, :process 1, :f :read, :value nil, :error [:timeout "no reply"], :sub-type "x"}
 "#;
     assert_eq!(text, want);
     // Reading the output back gives the same ops, and writing them again the same text.

@@ -313,6 +313,51 @@ mod tests {
     }
 
     #[test]
+    fn detects_other_jepsen_shapes() {
+        assert_eq!(detect("; comment\n\n{:type :invoke}\n"), Ok(Format::Edn));
+        assert_eq!(detect("({:type :invoke})"), Ok(Format::Edn));
+        assert_eq!(
+            detect("#jepsen.history.Op{:index 0, :type :invoke}\n"),
+            Ok(Format::Edn)
+        );
+        assert_eq!(
+            detect("2017-04-19 22:04:28,556{GMT}\tINFO\t[jepsen worker 2] jepsen.util: 2\t:ok\t:read\t3\n"),
+            Ok(Format::JepsenLog)
+        );
+        assert_eq!(detect("\u{feff}{\"type\":\"ok\"}"), Ok(Format::Jsonl));
+    }
+
+    #[test]
+    fn losses_documented_in_history_format_md() {
+        use crate::value::Value;
+        // JSON has no NaN: written as null. Non-string map keys become their text.
+        let v = Value::List(vec![
+            Value::Float(f64::NAN),
+            Value::Map(vec![(Value::Int(1), Value::Int(2))]),
+        ]);
+        assert_eq!(serde_json::to_string(&v).unwrap(), r#"[null,{"1":2}]"#);
+        // EDN keeps both.
+        assert_eq!(edn::to_string(&v), "[##NaN {1 2}]");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_ignored() {
+        let text = "\u{feff}{:type :invoke, :f :read, :value nil, :process 0}\n";
+        let loaded = read_str(Path::new("h.edn"), text, None).unwrap();
+        assert_eq!((loaded.format, loaded.history.len()), (Format::Edn, 1));
+    }
+
+    #[test]
+    fn every_format_reads_an_empty_file_as_an_empty_history() {
+        for f in Format::ALL {
+            for text in ["", "\n\n", "  \n"] {
+                let loaded = read_str(Path::new("empty"), text, Some(f)).unwrap();
+                assert!(loaded.history.is_empty(), "{f}");
+            }
+        }
+    }
+
+    #[test]
     fn format_names_round_trip() {
         for f in Format::ALL {
             assert_eq!(f.name().parse::<Format>(), Ok(f));

@@ -4,7 +4,25 @@
 //!
 //! Every reader reports bad input as a [`ReadError`] naming the file, the line and, where it
 //! can, the field. A malformed *last* line is taken to be a recorder cut off mid-write: it is
-//! dropped with a warning and everything before it is kept.
+//! dropped with a warning and everything before it is kept. docs/history-format.md describes
+//! each format and what converting between them loses.
+//!
+//! ```
+//! use std::path::Path;
+//! use faultline_core::format::{jsonl, read_str, write_edn, Format};
+//! let edn = "{:type :invoke, :f :cas, :value [0 [1 2]], :process 0}\n\
+//!            {:type :fail, :f :cas, :value [0 [1 2]], :process 0, :error :mismatch}\n";
+//! let loaded = read_str(Path::new("history.edn"), edn, None).unwrap();
+//! assert_eq!(loaded.format, Format::Edn);
+//! let mut json = Vec::new();
+//! jsonl::write(&mut json, loaded.history.ops()).unwrap();
+//! assert!(String::from_utf8(json).unwrap().ends_with(
+//!     r#""type":"fail","process":0,"f":"cas","value":[0,[1,2]],"error":"mismatch"}
+//! "#));
+//! let mut back = Vec::new();
+//! write_edn(&mut back, loaded.history.ops()).unwrap();
+//! assert!(String::from_utf8(back).unwrap().contains(":type :fail, :process 0, :f :cas"));
+//! ```
 
 pub mod edn;
 pub mod jepsen_edn;

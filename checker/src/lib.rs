@@ -3,6 +3,7 @@
 //! Checkers never do I/O and never round an unchecked history up to valid: a [`Budget`]
 //! that runs out gives [`Validity::Unknown`] with the reason.
 
+pub mod elle;
 pub mod verdict;
 
 use faultline_core::History;

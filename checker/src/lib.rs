@@ -6,6 +6,7 @@
 pub mod bank;
 pub mod convergence;
 mod digraph;
+pub mod elle;
 pub mod faults;
 mod found;
 pub mod lost;

@@ -163,6 +163,16 @@ impl Extra {
             None => v.push((key, value)),
         }
     }
+    /// Takes a field out; an emptied `Extra` is the same as a fresh one (`None`).
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        let v = self.0.as_mut()?;
+        let i = v.iter().position(|(k, _)| k == key)?;
+        let (_, value) = v.remove(i);
+        if v.is_empty() {
+            self.0 = None;
+        }
+        Some(value)
+    }
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.0
             .iter()

@@ -4,15 +4,44 @@
 //!
 //! Every reader reports bad input as a [`ReadError`] naming the file, the line and, where it
 //! can, the field. A malformed *last* line is taken to be a recorder cut off mid-write: it is
-//! dropped with a warning and everything before it is kept.
+//! dropped with a warning and everything before it is kept. docs/history-format.md describes
+//! each format and what converting between them loses.
+//!
+//! ```
+//! use std::path::Path;
+//! use faultline_core::format::{jsonl, read_str, write_edn, Format};
+//! let edn = "{:type :invoke, :f :cas, :value [0 [1 2]], :process 0}\n\
+//!            {:type :fail, :f :cas, :value [0 [1 2]], :process 0, :error :mismatch}\n";
+//! let loaded = read_str(Path::new("history.edn"), edn, None).unwrap();
+//! assert_eq!(loaded.format, Format::Edn);
+//! let mut json = Vec::new();
+//! jsonl::write(&mut json, loaded.history.ops()).unwrap();
+//! assert!(String::from_utf8(json).unwrap().ends_with(
+//!     r#""type":"fail","process":0,"f":"cas","value":[0,[1,2]],"error":"mismatch"}
+//! "#));
+//! let mut back = Vec::new();
+//! write_edn(&mut back, loaded.history.ops()).unwrap();
+//! assert!(String::from_utf8(back).unwrap().contains(":type :fail, :process 0, :f :cas"));
+//! ```
 
+pub mod edn;
+pub mod jepsen_edn;
+pub mod jepsen_log;
 pub mod jsonl;
+pub mod porcupine;
 
 use std::fmt;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use crate::history::{History, HistoryBuilder, HistoryError, Op};
+
+/// Writes ops as Jepsen `history.edn` (one map per line), for Knossos, Elle or Jepsen's
+/// own tools; the JSON Lines writer is [`jsonl::write`].
+pub fn write_edn<'a, W: Write>(w: W, ops: impl IntoIterator<Item = &'a Op>) -> io::Result<()> {
+    jepsen_edn::write(w, ops)
+}
 
 /// A history file format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -137,7 +166,10 @@ pub struct Loaded {
 
 /// Guesses the format from the first non-blank bytes of a file.
 pub fn detect(head: &str) -> Result<Format, String> {
-    let mut lines = head.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut lines = head
+        .lines()
+        .map(|l| l.trim().trim_start_matches('\u{feff}'))
+        .filter(|l| !l.is_empty() && !l.starts_with(';'));
     let Some(first) = lines.next() else {
         return Ok(Format::Jsonl); // an empty file is an empty history in any format
     };
@@ -159,10 +191,10 @@ pub fn detect(head: &str) -> Result<Format, String> {
             snippet(first)
         ));
     }
-    if first.starts_with('[') || first.starts_with("#jepsen") {
+    if first.starts_with('[') || first.starts_with('(') || first.starts_with("#jepsen") {
         return Ok(Format::Edn);
     }
-    if head.contains("jepsen.util - ") {
+    if jepsen_log::marker_end(head).is_some() {
         return Ok(Format::JepsenLog);
     }
     Err(format!("first line is {}", snippet(first)))
@@ -188,6 +220,7 @@ pub fn read_path(path: &Path, format: Option<Format>) -> Result<Loaded, ReadErro
 
 /// Reads a history held in memory; `path` names it in errors.
 pub fn read_str(path: &Path, text: &str, format: Option<Format>) -> Result<Loaded, ReadError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let format = match format {
         Some(f) => f,
         None => {
@@ -200,12 +233,9 @@ pub fn read_str(path: &Path, text: &str, format: Option<Format>) -> Result<Loade
     };
     let history = match format {
         Format::Jsonl => read_lines(path, text, jsonl::parse_line)?,
-        other => {
-            return Err(ReadError::UnknownFormat {
-                path: path.to_path_buf(),
-                why: format!("the {other} reader is not built yet"),
-            })
-        }
+        Format::Edn => jepsen_edn::read(path, text)?,
+        Format::JepsenLog => jepsen_log::read(path, text)?,
+        Format::PorcupineKv => read_lines(path, text, porcupine::parse_line)?,
     };
     Ok(Loaded { history, format })
 }
@@ -225,6 +255,17 @@ pub fn read_lines(
     parse: impl Fn(&str) -> Result<Line, LineError>,
 ) -> Result<History, ReadError> {
     let mut b = HistoryBuilder::new();
+    read_lines_into(path, text, &mut b, parse)?;
+    Ok(b.finish())
+}
+
+/// [`read_lines`] into a builder the caller keeps, to add warnings of its own.
+pub fn read_lines_into(
+    path: &Path,
+    text: &str,
+    b: &mut HistoryBuilder,
+    parse: impl Fn(&str) -> Result<Line, LineError>,
+) -> Result<(), ReadError> {
     let lines: Vec<&str> = text.lines().collect();
     let last_content = lines.iter().rposition(|l| !l.trim().is_empty());
     for (i, raw) in lines.iter().enumerate() {
@@ -244,23 +285,26 @@ pub fn read_lines(
                     b.len()
                 ));
             }
-            Err(e) => {
-                let message = match &e.field {
-                    Some(f) if !e.message.contains(&format!("`{f}`")) => {
-                        format!("field `{f}`: {}", e.message)
-                    }
-                    _ => e.message,
-                };
-                return Err(ReadError::Parse {
-                    path: path.to_path_buf(),
-                    line,
-                    field: e.field,
-                    message,
-                });
-            }
+            Err(e) => return Err(parse_error(path, line, e)),
         }
     }
-    Ok(b.finish())
+    Ok(())
+}
+
+/// A line's parse problem as a [`ReadError`], the field named in the message.
+pub fn parse_error(path: &Path, line: usize, e: LineError) -> ReadError {
+    let message = match &e.field {
+        Some(f) if !e.message.contains(&format!("`{f}`")) => {
+            format!("field `{f}`: {}", e.message)
+        }
+        _ => e.message,
+    };
+    ReadError::Parse {
+        path: path.to_path_buf(),
+        line,
+        field: e.field,
+        message,
+    }
 }
 
 #[cfg(test)]
@@ -284,6 +328,51 @@ mod tests {
             Ok(Format::JepsenLog)
         );
         assert!(detect("hello world").is_err());
+    }
+
+    #[test]
+    fn detects_other_jepsen_shapes() {
+        assert_eq!(detect("; comment\n\n{:type :invoke}\n"), Ok(Format::Edn));
+        assert_eq!(detect("({:type :invoke})"), Ok(Format::Edn));
+        assert_eq!(
+            detect("#jepsen.history.Op{:index 0, :type :invoke}\n"),
+            Ok(Format::Edn)
+        );
+        assert_eq!(
+            detect("2017-04-19 22:04:28,556{GMT}\tINFO\t[jepsen worker 2] jepsen.util: 2\t:ok\t:read\t3\n"),
+            Ok(Format::JepsenLog)
+        );
+        assert_eq!(detect("\u{feff}{\"type\":\"ok\"}"), Ok(Format::Jsonl));
+    }
+
+    #[test]
+    fn losses_documented_in_history_format_md() {
+        use crate::value::Value;
+        // JSON has no NaN: written as null. Non-string map keys become their text.
+        let v = Value::List(vec![
+            Value::Float(f64::NAN),
+            Value::Map(vec![(Value::Int(1), Value::Int(2))]),
+        ]);
+        assert_eq!(serde_json::to_string(&v).unwrap(), r#"[null,{"1":2}]"#);
+        // EDN keeps both.
+        assert_eq!(edn::to_string(&v), "[##NaN {1 2}]");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_ignored() {
+        let text = "\u{feff}{:type :invoke, :f :read, :value nil, :process 0}\n";
+        let loaded = read_str(Path::new("h.edn"), text, None).unwrap();
+        assert_eq!((loaded.format, loaded.history.len()), (Format::Edn, 1));
+    }
+
+    #[test]
+    fn every_format_reads_an_empty_file_as_an_empty_history() {
+        for f in Format::ALL {
+            for text in ["", "\n\n", "  \n"] {
+                let loaded = read_str(Path::new("empty"), text, Some(f)).unwrap();
+                assert!(loaded.history.is_empty(), "{f}");
+            }
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use faultline_core::{History, Value};
 
 use crate::found::Found;
-use crate::operation::{key_name, operations, MopKind, Operation, Pace, NIL};
+use crate::operation::{key_name, operations_independent, MopKind, Operation, Pace, NIL};
 use crate::{Anomaly, Budget, Checker, Exhausted, Validity, Verdict};
 
 /// Checks that the final reads of every node agree.
@@ -30,6 +30,8 @@ pub struct ConvergenceChecker {
     /// Compare list values as multisets (set workloads).
     pub order_insensitive: bool,
     pub max_reported: usize,
+    /// Single ops carry Jepsen's `independent` `[key value]` tuples.
+    pub independent: bool,
 }
 
 impl Default for ConvergenceChecker {
@@ -37,6 +39,7 @@ impl Default for ConvergenceChecker {
         ConvergenceChecker {
             order_insensitive: false,
             max_reported: 100,
+            independent: false,
         }
     }
 }
@@ -84,7 +87,7 @@ impl ConvergenceChecker {
     fn run(&self, history: &History, budget: &Budget) -> Result<Verdict, Exhausted> {
         let mut pace = Pace::new(budget);
         let mut v = Verdict::valid(self.name());
-        let ops = operations(history);
+        let ops = operations_independent(history, self.independent);
         // node -> key -> (value, the read), and whether the node read the whole store.
         let mut nodes: BTreeMap<String, NodeReads<'_>> = BTreeMap::new();
         let mut unsure: Vec<String> = Vec::new();

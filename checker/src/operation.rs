@@ -14,14 +14,17 @@
 //! | `append` | `v`                                   | append `v` to the op's key                 |
 //! | `cas`    | `[from, to]`                          | read `from`, then write `to` (ok only)     |
 //!
-//! A single op's key is its extra field `key` (the Porcupine kv corpus and Jepsen's keyed
-//! workloads carry one); an op without it acts on one unnamed object, the key `nil`. Jepsen's
-//! `independent` tuples (`[k v]` values) are not unpacked here.
+//! A single op's key is its extra field `key`; an op without it acts on one unnamed object,
+//! the key `nil`. With *independent* keys ([`operations_independent`]) a single op's value is
+//! instead Jepsen's `independent` tuple `[key value]` (as faultline-core reads Jepsen's
+//! independent histories and the Porcupine kv corpus): the key is its first element and the
+//! op's value its second.
 //!
 //! A *declared session* is the extra field `session` on an op (any value: `"alice"`, `7`),
 //! read from the invocation, or the completion when the invocation lacks it. A *final read*
-//! is an op whose `f` is `final-read` or that carries the extra field `final: true`; the
-//! controller issues them from every node after healing (see [`Operation::is_final_read`]).
+//! is an op whose `f` is `final-read` or that carries the extra field `final: true` (or
+//! Jepsen's `final?: true`, as its EDN `:final? true` is read); the controller issues them
+//! from every node after healing (see [`Operation::is_final_read`]).
 //!
 //! # Citing ops
 //! Anomalies cite an op by the history index of its completion (the event that carries the
@@ -37,14 +40,33 @@ pub static NIL: Value = Value::Nil;
 pub struct Operation<'h> {
     pub invoke: &'h Op,
     pub completion: Option<&'h Op>,
+    /// Single ops carry `[key value]` tuples.
+    pub independent: bool,
 }
 
 /// Every client op of a history, in invocation order.
 pub fn operations(history: &History) -> Vec<Operation<'_>> {
+    operations_independent(history, false)
+}
+
+/// Every client op, with single ops' values read as `[key value]` tuples when `independent`.
+pub fn operations_independent(history: &History, independent: bool) -> Vec<Operation<'_>> {
     history
         .client_pairs()
-        .map(|(invoke, completion)| Operation { invoke, completion })
+        .map(|(invoke, completion)| Operation {
+            invoke,
+            completion,
+            independent,
+        })
         .collect()
+}
+
+/// The two halves of a `[key value]` tuple.
+fn tuple(v: &Value) -> Option<(&Value, &Value)> {
+    match v.as_list() {
+        Some([k, v]) => Some((k, v)),
+        _ => None,
+    }
 }
 
 impl<'h> Operation<'h> {
@@ -93,12 +115,32 @@ impl<'h> Operation<'h> {
     }
 
     /// The value that says what happened: the completion's for an ok op (reads are filled
-    /// in), the invocation's otherwise (what was attempted).
+    /// in), the invocation's otherwise (what was attempted); for independent keys, the
+    /// value half of the tuple.
     pub fn value(&self) -> &'h Value {
-        match self.completion {
+        let raw = match self.completion {
             Some(c) if c.kind == OpType::Ok => &c.value,
             _ => &self.invoke.value,
+        };
+        match self.split() {
+            true => tuple(raw).map_or(raw, |(_, v)| v),
+            false => raw,
         }
+    }
+
+    /// What the client asked for: the invocation's value (its value half, for independent
+    /// keys).
+    pub fn attempted(&self) -> &'h Value {
+        let raw = &self.invoke.value;
+        match self.split() {
+            true => tuple(raw).map_or(raw, |(_, v)| v),
+            false => raw,
+        }
+    }
+
+    /// Whether this op's values are `[key value]` tuples to split.
+    fn split(&self) -> bool {
+        self.independent && self.invoke.f != "txn"
     }
 
     fn extra(&self, field: &str) -> Option<&'h Value> {
@@ -108,8 +150,14 @@ impl<'h> Operation<'h> {
             .or_else(|| self.completion.and_then(|c| c.extra.get(field)))
     }
 
-    /// The key of a single (non-`txn`) op: its `key` field, or nil.
+    /// The key of a single (non-`txn`) op: the first half of its tuple for independent
+    /// keys, else its `key` field, or nil.
     pub fn key(&self) -> &'h Value {
+        if self.split() {
+            if let Some((k, _)) = tuple(&self.invoke.value) {
+                return k;
+            }
+        }
         self.extra("key").unwrap_or(&NIL)
     }
 
@@ -125,9 +173,13 @@ impl<'h> Operation<'h> {
             .or(self.invoke.node.as_deref())
     }
 
-    /// Whether this op is a final read (`f = "final-read"`, or `final: true`).
+    /// Whether this op is a final read (`f = "final-read"`, or `final: true`, or Jepsen's
+    /// `final?: true`).
     pub fn is_final_read(&self) -> bool {
-        self.f() == "final-read" || matches!(self.extra("final"), Some(Value::Bool(true)))
+        self.f() == "final-read"
+            || ["final", "final?"]
+                .iter()
+                .any(|k| matches!(self.extra(k), Some(Value::Bool(true))))
     }
 
     /// "process 3".
@@ -370,6 +422,52 @@ mod tests {
         assert_eq!(ops[0].session(), Some(&Value::from("alice")));
         let m = ops[0].mops().unwrap();
         assert_eq!((m[0].kind, m[0].key), (MopKind::Write, &Value::from("x")));
+    }
+
+    #[test]
+    fn final_reads_are_marked_three_ways() {
+        let mut b = Builder::new();
+        for _ in 0..4 {
+            b.op_ok(0, "read", Value::Nil, 1.into());
+        }
+        b.op_ok(0, "final-read", Value::Nil, 1.into());
+        let mut ops = b.build().into_ops();
+        ops[0].extra.insert("final", true.into());
+        ops[2].extra.insert("final?", true.into());
+        ops[4].extra.insert("final", false.into());
+        let h = History::from_ops(ops).unwrap();
+        let marked: Vec<bool> = operations(&h).iter().map(|o| o.is_final_read()).collect();
+        assert_eq!(marked, vec![true, true, false, false, true]);
+    }
+
+    #[test]
+    fn independent_tuples_split_into_key_and_value() {
+        let mut b = Builder::new();
+        b.op_ok(
+            0,
+            "read",
+            vec![Value::from("x"), Value::Nil].into(),
+            vec![Value::from("x"), 3.into()].into(),
+        );
+        b.op_ok(
+            0,
+            "cas",
+            vec![Value::from("y"), vec![1, 2].into()].into(),
+            vec![Value::from("y"), vec![1, 2].into()].into(),
+        );
+        let h = b.build();
+        let ops = operations_independent(&h, true);
+        assert_eq!(
+            (ops[0].key(), ops[0].value()),
+            (&Value::from("x"), &Value::Int(3))
+        );
+        let m = ops[1].mops().unwrap();
+        assert_eq!(
+            (m[0].key, m[0].value, m[1].value),
+            (&Value::from("y"), &Value::Int(1), &Value::Int(2))
+        );
+        // Without the option the tuple is the value.
+        assert_eq!(operations(&h)[0].key(), &Value::Nil);
     }
 
     #[test]

@@ -63,13 +63,10 @@ pub(super) fn check(
             }
             continue;
         }
-        let Some(d) = op.invoke.value.as_int() else {
+        let Some(d) = op.attempted().as_int() else {
             malformed.push((
                 op.cite(),
-                format!(
-                    "an add's value is an integer delta, not {}",
-                    op.invoke.value
-                ),
+                format!("an add's value is an integer delta, not {}", op.attempted()),
             ));
             continue;
         };

@@ -29,7 +29,7 @@ mod set;
 use faultline_core::{History, Value};
 
 use crate::found::Found;
-use crate::operation::{operations, Mop, MopKind, Operation, Pace};
+use crate::operation::{operations_independent, Mop, MopKind, Operation, Pace};
 use crate::{Budget, Checker, Exhausted, Validity, Verdict};
 
 /// What the history's ops mean.
@@ -68,6 +68,8 @@ pub struct LostChecker {
     pub stale_is_anomaly: bool,
     /// Anomalies reported per kind; the stats count them all.
     pub max_reported: usize,
+    /// Single ops carry Jepsen's `independent` `[key value]` tuples.
+    pub independent: bool,
 }
 
 impl Default for LostChecker {
@@ -77,6 +79,7 @@ impl Default for LostChecker {
             counter_initial: 0,
             stale_is_anomaly: false,
             max_reported: 100,
+            independent: false,
         }
     }
 }
@@ -121,7 +124,7 @@ fn detect(ctx: &Ctx<'_>) -> LostWorkload {
 impl LostChecker {
     fn run(&self, history: &History, budget: &Budget) -> Result<Verdict, Exhausted> {
         let mut pace = Pace::new(budget);
-        let ops = operations(history);
+        let ops = operations_independent(history, self.independent);
         let mut malformed: Vec<(u64, String)> = Vec::new();
         let mops = ops
             .iter()

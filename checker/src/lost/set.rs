@@ -55,7 +55,7 @@ pub(super) fn check(
     for (i, op) in ctx.ops.iter().enumerate() {
         pace.tick()?;
         if op.f() == "add" {
-            let e = &op.invoke.value;
+            let e = op.attempted();
             attempts += 1;
             if op.outcome() == OpType::Fail {
                 continue;

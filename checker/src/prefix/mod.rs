@@ -34,7 +34,7 @@ mod divergence;
 use faultline_core::History;
 
 pub(crate) use crate::found::Found;
-use crate::operation::{operations, Mop, Operation, Pace, Workload};
+use crate::operation::{operations_independent, Mop, Operation, Pace, Workload};
 use crate::{Budget, Checker, Exhausted, Models, Validity, Verdict};
 
 /// Checks consistent prefix per key and causal prefix across keys.
@@ -43,6 +43,8 @@ pub struct PrefixChecker {
     pub workload: Workload,
     /// Anomalies reported per kind; the stats count them all.
     pub max_reported: usize,
+    /// Single ops carry Jepsen's `independent` `[key value]` tuples.
+    pub independent: bool,
 }
 
 impl Default for PrefixChecker {
@@ -50,6 +52,7 @@ impl Default for PrefixChecker {
         PrefixChecker {
             workload: Workload::Auto,
             max_reported: 100,
+            independent: false,
         }
     }
 }
@@ -65,7 +68,7 @@ pub(crate) struct Prepared<'h> {
 impl PrefixChecker {
     fn run(&self, history: &History, budget: &Budget) -> Result<Verdict, Exhausted> {
         let mut pace = Pace::new(budget);
-        let ops = operations(history);
+        let ops = operations_independent(history, self.independent);
         let mut malformed = Vec::new();
         let mops: Vec<Vec<Mop<'_>>> = ops
             .iter()

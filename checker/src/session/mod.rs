@@ -54,7 +54,7 @@ use faultline_core::{History, Value};
 use rustc_hash::FxHashMap;
 
 pub use crate::operation::Workload;
-use crate::operation::{operations, secs, Mop, MopKind, Operation, Pace};
+use crate::operation::{operations_independent, secs, Mop, MopKind, Operation, Pace};
 use crate::{Anomaly, Budget, Checker, Exhausted, Models, Validity, Verdict};
 
 /// Checks the four session guarantees of Terry et al.
@@ -63,6 +63,8 @@ pub struct SessionChecker {
     pub workload: Workload,
     /// Anomalies reported per guarantee; the stats count them all.
     pub max_reported: usize,
+    /// Single ops carry Jepsen's `independent` `[key value]` tuples.
+    pub independent: bool,
     /// List-append: check every read the general way, without the shortcut for reads that
     /// are prefixes of their key's longest read. Same verdict, slower; for cross-checking.
     pub general_path: bool,
@@ -73,6 +75,7 @@ impl Default for SessionChecker {
         SessionChecker {
             workload: Workload::Auto,
             max_reported: 100,
+            independent: false,
             general_path: false,
         }
     }
@@ -131,8 +134,8 @@ pub(crate) struct Ctx<'h> {
 }
 
 impl<'h> Ctx<'h> {
-    fn new(history: &'h History) -> Ctx<'h> {
-        let ops = operations(history);
+    fn new(history: &'h History, independent: bool) -> Ctx<'h> {
+        let ops = operations_independent(history, independent);
         let mut malformed = Vec::new();
         let mops = ops
             .iter()
@@ -371,7 +374,7 @@ impl Checker for SessionChecker {
     }
 
     fn check(&self, history: &History, budget: &Budget) -> Verdict {
-        let ctx = Ctx::new(history);
+        let ctx = Ctx::new(history, self.independent);
         self.run(&ctx, budget)
             .unwrap_or_else(|e| Verdict::unknown(self.name(), e.to_string()))
     }

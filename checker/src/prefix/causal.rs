@@ -12,6 +12,9 @@ use crate::operation::{key_name, secs, MopKind, Pace};
 use crate::unique::{Lookup, Unique};
 use crate::{Anomaly, Budget, Exhausted};
 
+/// Vector-clock memory allowed when the budget sets none.
+const CLOCK_CEILING: u64 = 2 << 30;
+
 pub(super) struct Causal {
     /// Reads checked against a write in their causal past.
     pub checked: u64,
@@ -165,7 +168,14 @@ pub(super) fn check(
     let n = p.ops.len();
     let writers =
         (0..n).filter(|&i| dag.is_node[i] && p.mops[i].iter().any(|m| m.kind == MopKind::Write));
-    budget.check_memory(((writers.count() + nprocs) * nprocs * 4) as u64)?;
+    // Dense clocks: one u32 per process for every write. Jepsen retires a process at every
+    // info, so a long faulty run can have thousands; past a ceiling, say so rather than
+    // exhaust the machine.
+    let bytes = ((writers.count() + nprocs) * nprocs * 4) as u64;
+    budget.check_memory(bytes)?;
+    if budget.max_memory.is_none() && bytes > CLOCK_CEILING {
+        return Err(Exhausted::Memory(CLOCK_CEILING));
+    }
 
     // Per (process, key): (position in process, write) in process order.
     let mut by_proc_key: FxHashMap<(u32, &Value), Vec<(u32, u32)>> = FxHashMap::default();

@@ -173,3 +173,13 @@ fn single_ops_with_key_fields_are_the_causal_workload() {
     let v = check(&History::from_ops(ops).unwrap());
     assert_eq!(found(&v), vec![("causal-prefix", vec![1, 3, 5, 7, 9])]);
 }
+
+#[test]
+fn a_memory_budget_too_small_for_the_clocks_is_unknown() {
+    let mut b = Builder::new();
+    b.txn_ok(0, rw("wx1")).txn_ok(1, rw("rx1"));
+    let budget = Budget::unlimited().with_max_memory(8);
+    let v = PrefixChecker::default().check(&b.build(), &budget);
+    assert_eq!(v.valid, Validity::Unknown);
+    assert!(v.unknown_reason.unwrap().contains("memory budget"));
+}

@@ -110,7 +110,7 @@ impl Model for Kv {
     fn describe_state(&self, state: &Self::State) -> String {
         match state.as_slice() {
             [] => "every key was empty".into(),
-            [(k, v)] => format!("{} held {v:?}", crate::operation::key_name(k)),
+            [(k, v)] => format!("key {} held {v:?}", crate::operation::key_name(k)),
             many => {
                 let parts: Vec<String> = many
                     .iter()

@@ -278,8 +278,12 @@ impl ReportModel {
 
 fn headline(valid: Validity, verdicts: &[Verdict], s: &Summary) -> String {
     let ops = format!(
-        "{} client ops ({} ok, {} fail, {} info) over {:.1} s",
-        s.client_ops, s.ok, s.fail, s.info, s.duration_s
+        "{} client ops ({} ok, {} fail, {} info) over {}",
+        s.client_ops,
+        s.ok,
+        s.fail,
+        s.info,
+        crate::render::duration(s.duration_s)
     );
     match valid {
         _ if verdicts.is_empty() => format!("Unknown: no checker ran on {ops}."),
@@ -399,7 +403,10 @@ fn flatten_settings(settings: &serde_json::Value) -> (Vec<Setting>, Option<Strin
     fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<Setting>, depth: usize) {
         match v {
             serde_json::Value::Object(m) if depth < 8 => {
-                for (k, x) in m {
+                // Sorted, so the table does not depend on serde_json's map features.
+                let mut entries: Vec<(&String, &serde_json::Value)> = m.iter().collect();
+                entries.sort_unstable_by_key(|(k, _)| k.as_str());
+                for (k, x) in entries {
                     let key = if prefix.is_empty() {
                         k.clone()
                     } else {

@@ -18,8 +18,8 @@ fn edge_colour(kind: &str) -> (&'static str, &'static str) {
 
 pub fn svg(c: &CycleView, id: &str) -> String {
     let n = c.nodes.len().max(1);
-    let radius = (60.0 + 22.0 * n as f64).max(90.0);
-    let size = 2.0 * radius + 150.0;
+    let radius = (30.0 + 22.0 * n as f64).max(70.0);
+    let size = 2.0 * radius + 110.0;
     let centre = size / 2.0;
     let node_r = 24.0;
     let pos: Vec<(f64, f64)> = (0..n)

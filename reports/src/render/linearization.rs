@@ -23,16 +23,17 @@ pub fn svg(l: &LinView, id: &str) -> String {
         s,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"lin\" width=\"{WIDTH}\" height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"11\">"
     );
-    // Axis: five ticks in seconds since the test started.
+    // Axis: five ticks, in ms for short windows, since the test started.
+    let (scale, unit) = if span < 2.0 { (1e3, "ms") } else { (1.0, "s") };
     for i in 0..=4 {
         let t = l.t0_s + span * i as f64 / 4.0;
         let xi = x(t);
         w!(
             s,
-            "<line x1=\"{xi:.1}\" y1=\"{}\" x2=\"{xi:.1}\" y2=\"{:.1}\" stroke=\"#e3e7eb\"/><text x=\"{xi:.1}\" y=\"14\" text-anchor=\"middle\" fill=\"#59636e\">{} s</text>",
+            "<line x1=\"{xi:.1}\" y1=\"{}\" x2=\"{xi:.1}\" y2=\"{:.1}\" stroke=\"#e3e7eb\"/><text x=\"{xi:.1}\" y=\"14\" text-anchor=\"middle\" fill=\"#59636e\">{} {unit}</text>",
             TOP - 8.0,
             height - 8.0,
-            num(t)
+            num(t * scale)
         );
     }
     for (r, p) in l.processes.iter().enumerate() {
@@ -72,15 +73,28 @@ pub fn svg(l: &LinView, id: &str) -> String {
             x1 - x0,
             ROW - 10.0
         );
-        // Clip the label to its bar, so neighbouring ops stay legible.
+        // The label goes in its bar when it fits, else just after it up to the next op of
+        // the same process; either way clipped, so neighbours stay legible.
+        let next = l
+            .ops
+            .iter()
+            .filter(|n| n.row == o.row && n.start_s > o.start_s)
+            .map(|n| x(n.start_s))
+            .fold(right, f64::min);
+        let text_w = 6.6 * text.chars().count() as f64 + 8.0;
+        let (tx, cw) = if text_w <= x1 - x0 || next - x1 < 40.0 {
+            (x0 + 4.0, x1 - x0 - 4.0)
+        } else {
+            (x1 + 4.0, next - x1 - 8.0)
+        };
         let clip = format!("{id}-c{}", o.index);
         w!(
             s,
-            "<clipPath id=\"{clip}\"><rect x=\"{x0:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\"/></clipPath><text x=\"{:.1}\" y=\"{:.1}\" clip-path=\"url(#{clip})\" fill=\"#1f2328\"{}>{}</text></a>",
-            (x1 - x0 - 4.0).max(1.0),
+            "<clipPath id=\"{clip}\"><rect x=\"{tx:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\"/></clipPath><text x=\"{tx:.1}\" y=\"{:.1}\" clip-path=\"url(#{clip})\" fill=\"{}\"{}>{}</text></a>",
+            cw.max(1.0),
             ROW - 10.0,
-            x0 + 4.0,
             y + (ROW - 10.0) / 2.0 + 4.0,
+            if o.unplaceable { "#b71c1c" } else { "#1f2328" },
             if o.unplaceable { " font-weight=\"700\"" } else { "" },
             esc(&text)
         );

@@ -50,6 +50,15 @@ pub(crate) fn thousands(n: usize) -> String {
     out
 }
 
+/// A duration for people: `850 ms`, `12.5 s`.
+pub(crate) fn duration(secs: f64) -> String {
+    if secs < 1.0 {
+        format!("{} ms", num(secs * 1e3))
+    } else {
+        format!("{} s", num(secs))
+    }
+}
+
 /// A short number for axes and tables: 3 significant-ish digits.
 pub(crate) fn num(x: f64) -> String {
     if x == 0.0 {

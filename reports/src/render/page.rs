@@ -151,7 +151,7 @@ fn summary(body: &mut String, m: &ReportModel) {
     card(body, "fail", thousands(s.fail), "fail");
     card(body, "info", thousands(s.info), "info (indeterminate)");
     card(body, "", thousands(s.processes), "processes");
-    card(body, "", format!("{:.1} s", s.duration_s), "duration");
+    card(body, "", super::duration(s.duration_s), "duration");
     card(body, "", thousands(s.fault_windows), "fault windows");
     body.push_str("</div></section>");
 }

@@ -2,7 +2,7 @@
 //! outcome), latency quantiles, ok throughput, and availability (ok / fail / info stacked).
 //! Every fault window is a shaded, labelled band on each.
 
-use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -63,6 +63,15 @@ fn svg(draw: impl for<'a> FnOnce(Area<'a>) -> Result<(), String>) -> Result<Stri
 
 fn empty(what: &str) -> Result<String, String> {
     Ok(format!("<p class=\"muted\">No {what} to plot.</p>"))
+}
+
+/// Axis unit for time: milliseconds for runs shorter than two seconds.
+fn time_unit(s: &Series) -> (f64, &'static str) {
+    if s.t1_s - s.t0_s < 2.0 {
+        (1e3, "time (ms)")
+    } else {
+        (1.0, "time (s)")
+    }
 }
 
 fn x_range(s: &Series) -> std::ops::Range<f64> {
@@ -126,69 +135,89 @@ fn latency(s: &Series, faults: &[FaultView]) -> Result<String, String> {
         .fold(f64::INFINITY, f64::min);
     let lo = if lo.is_finite() { lo } else { 0.001 };
     let hi = s.latency.iter().map(|p| p.ms).fold(lo, f64::max);
-    let (y0, y1) = (lo * 0.7, (hi * 1.6).max(lo * 2.0));
-    let xr = x_range(s);
-    svg(|root| {
-        let mut chart = ChartBuilder::on(&root)
-            .margin(10)
-            .x_label_area_size(34)
-            .y_label_area_size(56)
-            .build_cartesian_2d(xr.clone(), (y0..y1).log_scale())
-            .map_err(|e| e.to_string())?;
-        mesh(&mut chart, "time (s)", "latency (ms)")?;
-        shade(&mut chart, faults, &xr, y0, y1)?;
-        let nf = s.fs.len().min(MAX_FS + 1);
-        for f in 0..nf {
-            for outcome in [Outcome::Ok, Outcome::Fail, Outcome::Info] {
-                let pts: Vec<(f64, f64)> = s
-                    .latency
-                    .iter()
-                    .filter(|p| p.f.min(MAX_FS) == f && p.outcome == outcome)
-                    .map(|p| (p.t_s, p.ms.max(y0)))
-                    .collect();
-                if pts.is_empty() {
-                    continue;
-                }
-                let colour = match outcome {
-                    Outcome::Ok => OK,
-                    Outcome::Fail => FAIL,
-                    _ => INFO,
-                };
-                let name = if f < MAX_FS { s.fs[f].as_str() } else { "other" };
-                let label = format!("{name} {}", outcome.as_str());
-                let style = colour.mix(0.75).filled();
-                let series = match f % 3 {
-                    0 => chart
-                        .draw_series(pts.iter().map(|&p| Circle::new(p, 2, style)))
-                        .map_err(|e| e.to_string())?
-                        .label(label)
-                        .legend(move |(x, y)| Circle::new((x, y), 3, style)),
-                    1 => chart
-                        .draw_series(pts.iter().map(|&p| TriangleMarker::new(p, 3, style)))
-                        .map_err(|e| e.to_string())?
-                        .label(label)
-                        .legend(move |(x, y)| TriangleMarker::new((x, y), 4, style)),
-                    _ => chart
-                        .draw_series(pts.iter().map(|&p| Cross::new(p, 3, colour.stroke_width(1))))
-                        .map_err(|e| e.to_string())?
-                        .label(label)
-                        .legend(move |(x, y)| Cross::new((x, y), 3, colour.stroke_width(1))),
-                };
-                let _ = series;
-            }
-        }
-        legend(&mut chart)?;
-        root.present().map_err(|e| e.to_string())
-    })
+    // A log axis only when latencies span orders of magnitude; otherwise it has one tick.
+    if hi / lo > 20.0 {
+        let (y0, y1) = (lo * 0.7, hi * 1.6);
+        svg(|root| latency_chart(&root, s, faults, (y0..y1).log_scale(), y0, y1))
+    } else {
+        let y1 = hi * 1.25;
+        svg(|root| latency_chart(&root, s, faults, 0.0..y1, 0.0, y1))
+    }
 }
 
+fn latency_chart<'a, YR>(
+    root: &Area<'a>,
+    s: &Series,
+    faults: &[FaultView],
+    yr: YR,
+    y0: f64,
+    y1: f64,
+) -> Result<(), String>
+where
+    YR: AsRangedCoord<Value = f64>,
+    YR::CoordDescType: ValueFormatter<f64>,
+{
+    let xr = x_range(s);
+    let mut chart = ChartBuilder::on(root)
+        .margin(10)
+        .x_label_area_size(34)
+        .y_label_area_size(56)
+        .build_cartesian_2d(xr.clone(), yr)
+        .map_err(|e| e.to_string())?;
+    mesh(&mut chart, time_unit(s), "latency (ms)")?;
+    shade(&mut chart, faults, &xr, y0, y1)?;
+    let nf = s.fs.len().min(MAX_FS + 1);
+    for f in 0..nf {
+        for outcome in [Outcome::Ok, Outcome::Fail, Outcome::Info] {
+            let pts: Vec<(f64, f64)> = s
+                .latency
+                .iter()
+                .filter(|p| p.f.min(MAX_FS) == f && p.outcome == outcome)
+                .map(|p| (p.t_s, p.ms.max(y0)))
+                .collect();
+            if pts.is_empty() {
+                continue;
+            }
+            let colour = match outcome {
+                Outcome::Ok => OK,
+                Outcome::Fail => FAIL,
+                _ => INFO,
+            };
+            let name = if f < MAX_FS { s.fs[f].as_str() } else { "other" };
+            let label = format!("{name} {}", outcome.as_str());
+            let style = colour.mix(0.75).filled();
+            match f % 3 {
+                0 => chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 2, style)))
+                    .map_err(|e| e.to_string())?
+                    .label(label)
+                    .legend(move |(x, y)| Circle::new((x, y), 3, style)),
+                1 => chart
+                    .draw_series(pts.iter().map(|&p| TriangleMarker::new(p, 3, style)))
+                    .map_err(|e| e.to_string())?
+                    .label(label)
+                    .legend(move |(x, y)| TriangleMarker::new((x, y), 4, style)),
+                _ => chart
+                    .draw_series(pts.iter().map(|&p| Cross::new(p, 3, colour.stroke_width(1))))
+                    .map_err(|e| e.to_string())?
+                    .label(label)
+                    .legend(move |(x, y)| Cross::new((x, y), 3, colour.stroke_width(1))),
+            };
+        }
+    }
+    legend(&mut chart)?;
+    root.present().map_err(|e| e.to_string())
+}
+
+type Quantile = (&'static str, RGBColor, fn(&crate::model::Bucket) -> Option<f64>);
+const QUANTILES: [Quantile; 4] = [
+    ("p50", RGBColor(100, 181, 246), |b| b.p50),
+    ("p95", RGBColor(30, 136, 229), |b| b.p95),
+    ("p99", RGBColor(13, 71, 161), |b| b.p99),
+    ("max", RGBColor(123, 31, 162), |b| b.max),
+];
+
 fn quantiles(s: &Series, faults: &[FaultView]) -> Result<String, String> {
-    let lines: [(&str, RGBColor, fn(&crate::model::Bucket) -> Option<f64>); 4] = [
-        ("p50", RGBColor(100, 181, 246), |b| b.p50),
-        ("p95", RGBColor(30, 136, 229), |b| b.p95),
-        ("p99", RGBColor(13, 71, 161), |b| b.p99),
-        ("max", RGBColor(123, 31, 162), |b| b.max),
-    ];
     let vals: Vec<f64> = s
         .buckets
         .iter()
@@ -201,33 +230,53 @@ fn quantiles(s: &Series, faults: &[FaultView]) -> Result<String, String> {
     }
     let lo = vals.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = vals.iter().copied().fold(lo, f64::max);
-    let (y0, y1) = (lo * 0.7, (hi * 1.6).max(lo * 2.0));
+    if hi / lo > 20.0 {
+        let (y0, y1) = (lo * 0.7, hi * 1.6);
+        svg(|root| quantile_chart(&root, s, faults, (y0..y1).log_scale(), y0, y1))
+    } else {
+        let y1 = hi * 1.25;
+        svg(|root| quantile_chart(&root, s, faults, 0.0..y1, 0.0, y1))
+    }
+}
+
+fn quantile_chart<'a, YR>(
+    root: &Area<'a>,
+    s: &Series,
+    faults: &[FaultView],
+    yr: YR,
+    y0: f64,
+    y1: f64,
+) -> Result<(), String>
+where
+    YR: AsRangedCoord<Value = f64>,
+    YR::CoordDescType: ValueFormatter<f64>,
+{
     let xr = x_range(s);
     let half = s.bucket_s / 2.0;
-    svg(|root| {
-        let mut chart = ChartBuilder::on(&root)
-            .margin(10)
-            .x_label_area_size(34)
-            .y_label_area_size(56)
-            .build_cartesian_2d(xr.clone(), (y0..y1).log_scale())
-            .map_err(|e| e.to_string())?;
-        mesh(&mut chart, "time (s)", "latency (ms)")?;
-        shade(&mut chart, faults, &xr, y0, y1)?;
-        for (name, colour, get) in lines {
-            let pts: Vec<(f64, f64)> = s
-                .buckets
-                .iter()
-                .filter_map(|b| Some(((b.t_s + half).min(xr.end), get(b)?.max(y0))))
-                .collect();
-            chart
-                .draw_series(LineSeries::new(pts, colour.stroke_width(2)))
-                .map_err(|e| e.to_string())?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x - 6, y), (x + 6, y)], colour.stroke_width(2)));
-        }
-        legend(&mut chart)?;
-        root.present().map_err(|e| e.to_string())
-    })
+    let mut chart = ChartBuilder::on(root)
+        .margin(10)
+        .x_label_area_size(34)
+        .y_label_area_size(56)
+        .build_cartesian_2d(xr.clone(), yr)
+        .map_err(|e| e.to_string())?;
+    mesh(&mut chart, time_unit(s), "latency (ms)")?;
+    shade(&mut chart, faults, &xr, y0, y1)?;
+    for (name, colour, get) in QUANTILES {
+        let pts: Vec<(f64, f64)> = s
+            .buckets
+            .iter()
+            .filter_map(|b| Some(((b.t_s + half).min(xr.end), get(b)?.max(y0))))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(pts, colour.stroke_width(2)))
+            .map_err(|e| e.to_string())?
+            .label(name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x - 6, y), (x + 6, y)], colour.stroke_width(2))
+            });
+    }
+    legend(&mut chart)?;
+    root.present().map_err(|e| e.to_string())
 }
 
 fn throughput(s: &Series, faults: &[FaultView]) -> Result<String, String> {
@@ -245,7 +294,7 @@ fn throughput(s: &Series, faults: &[FaultView]) -> Result<String, String> {
             .y_label_area_size(56)
             .build_cartesian_2d(xr.clone(), 0.0..y1)
             .map_err(|e| e.to_string())?;
-        mesh(&mut chart, "time (s)", "ok ops / s")?;
+        mesh(&mut chart, time_unit(s), "ok ops / s")?;
         shade(&mut chart, faults, &xr, 0.0, y1)?;
         let pts: Vec<(f64, f64)> = s
             .buckets
@@ -279,8 +328,8 @@ fn availability(s: &Series, faults: &[FaultView]) -> Result<String, String> {
             .y_label_area_size(56)
             .build_cartesian_2d(xr.clone(), 0.0..y1)
             .map_err(|e| e.to_string())?;
-        let y_desc = format!("ops per {} s", num(w));
-        mesh(&mut chart, "time (s)", &y_desc)?;
+        let y_desc = format!("ops per {}", super::duration(w));
+        mesh(&mut chart, time_unit(s), &y_desc)?;
         shade(&mut chart, faults, &xr, 0.0, y1)?;
         for (i, (name, colour)) in [("ok", OK), ("fail", FAIL), ("info", INFO)].into_iter().enumerate() {
             let rects: Vec<Rectangle<(f64, f64)>> = s
@@ -310,7 +359,7 @@ fn availability(s: &Series, faults: &[FaultView]) -> Result<String, String> {
 
 fn mesh<'a, Y>(
     chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
-    x: &str,
+    (scale, x): (f64, &str),
     y: &str,
 ) -> Result<(), String>
 where
@@ -325,7 +374,7 @@ where
         .y_desc(y)
         .x_labels(8)
         .y_labels(6)
-        .x_label_formatter(&|v| num(*v))
+        .x_label_formatter(&|v| num(*v * scale))
         .y_label_formatter(&|v| num(*v))
         .label_style(("sans-serif", 12).into_font().color(&AXIS))
         .draw()

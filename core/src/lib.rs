@@ -19,6 +19,7 @@ pub mod generator;
 pub mod history;
 pub mod nemesis;
 pub mod rng;
+pub mod run;
 pub mod target;
 pub mod value;
 

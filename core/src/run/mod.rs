@@ -33,6 +33,11 @@ pub trait Workload: Send + Sync {
     /// Reads to issue from every node once faults are healed, given the history so far
     /// (to read the keys that were touched).
     fn final_reads(&self, history: &[Op]) -> Vec<Invocation>;
+    /// Record keyed single ops as Jepsen `independent` `[key value]` tuples instead of with
+    /// a `key` field (what linearizability checkers split by).
+    fn independent(&self) -> bool {
+        false
+    }
 }
 
 /// The loop's settings.
@@ -136,6 +141,7 @@ pub async fn run(
                 0.0
             },
             time_limit: config.time_limit,
+            independent: workload.independent(),
         };
         let gen = workload.generator(w, workers, config.seed);
         let stop = stop.clone();
@@ -186,7 +192,15 @@ pub async fn run(
         }
         if !*stop.borrow() {
             let reads = workload.final_reads(&recorder.snapshot());
-            worker::final_reads(cluster, &reads, &recorder, &next_process, config.op_timeout).await;
+            worker::final_reads(
+                cluster,
+                &reads,
+                &recorder,
+                &next_process,
+                config.op_timeout,
+                workload.independent(),
+            )
+            .await;
         } else {
             outcome.interrupted = true;
         }

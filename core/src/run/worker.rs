@@ -29,23 +29,33 @@ pub(super) struct Worker {
     /// This worker's share of the total rate; 0 = unlimited.
     pub rate: f64,
     pub time_limit: Duration,
+    pub independent: bool,
 }
 
 /// The invocation event for `inv` by `process` against `node`.
-fn invoke_op(process: u64, inv: &Invocation, node: &str) -> Op {
+/// With `independent`, a keyed op's value is recorded as the tuple `[key value]`.
+fn invoke_op(process: u64, inv: &Invocation, node: &str, independent: bool) -> Op {
     let mut op = Op::invoke(process, inv.f.clone(), inv.value.clone());
     if !node.is_empty() {
         op.node = Some(node.to_string());
     }
     if let Some(k) = &inv.key {
-        op.extra.insert("key", k.clone());
+        if independent {
+            op.value = Value::List(vec![k.clone(), inv.value.clone()]);
+        } else {
+            op.extra.insert("key", k.clone());
+        }
     }
     op
 }
 
 /// The completion event for `invoke` given what the client said.
-fn completion_op(invoke: &Op, c: Completion) -> Op {
-    let mut op = invoke.complete(c.kind, c.value);
+fn completion_op(invoke: &Op, inv: &Invocation, independent: bool, c: Completion) -> Op {
+    let value = match (&inv.key, independent) {
+        (Some(k), true) => Value::List(vec![k.clone(), c.value]),
+        _ => c.value,
+    };
+    let mut op = invoke.complete(c.kind, value);
     if c.node.is_some() {
         op.node = c.node;
     }
@@ -105,7 +115,7 @@ impl Worker {
                     continue;
                 }
             };
-            let invoke = invoke_op(process, &inv, &self.node);
+            let invoke = invoke_op(process, &inv, &self.node, self.independent);
             self.recorder.record(invoke.clone());
             if client.is_none() {
                 match tokio::time::timeout(self.op_timeout, self.target.client(&self.node)).await {
@@ -113,14 +123,16 @@ impl Worker {
                     Ok(Err(e)) => {
                         // Could not connect: the op certainly did not reach the node.
                         let c = Completion::fail(Value::Str(format!("connect: {e}")));
-                        self.recorder.record(completion_op(&invoke, c));
+                        self.recorder
+                            .record(completion_op(&invoke, &inv, self.independent, c));
                         // Do not spin against a dead node.
                         tokio::time::sleep(Duration::from_millis(20)).await;
                         continue;
                     }
                     Err(_) => {
                         let c = Completion::fail("connect-timeout");
-                        self.recorder.record(completion_op(&invoke, c));
+                        self.recorder
+                            .record(completion_op(&invoke, &inv, self.independent, c));
                         continue;
                     }
                 }
@@ -128,7 +140,8 @@ impl Worker {
             let Some(cl) = client.as_mut() else { continue };
             let c = call(cl.as_mut(), &inv, self.op_timeout).await;
             let info = c.kind == OpType::Info;
-            self.recorder.record(completion_op(&invoke, c));
+            self.recorder
+                .record(completion_op(&invoke, &inv, self.independent, c));
             if info {
                 // Jepsen's rule: an unknown outcome retires the process.
                 process = self.next_process.fetch_add(1, Ordering::Relaxed);
@@ -145,19 +158,25 @@ pub(super) async fn final_reads(
     recorder: &Recorder,
     next_process: &AtomicU64,
     timeout: Duration,
+    independent: bool,
 ) {
     for node in cluster.nodes() {
         let mut process = next_process.fetch_add(1, Ordering::Relaxed);
         let mut client = None;
         for inv in reads {
-            let mut invoke = invoke_op(process, inv, &node);
+            let mut invoke = invoke_op(process, inv, &node, independent);
             invoke.extra.insert("final", Value::Bool(true));
             recorder.record(invoke.clone());
             if client.is_none() {
                 match tokio::time::timeout(timeout, cluster.target.client(&node)).await {
                     Ok(Ok(c)) => client = Some(c),
                     _ => {
-                        recorder.record(completion_op(&invoke, Completion::fail("connect")));
+                        recorder.record(completion_op(
+                            &invoke,
+                            inv,
+                            independent,
+                            Completion::fail("connect"),
+                        ));
                         continue;
                     }
                 }
@@ -165,7 +184,7 @@ pub(super) async fn final_reads(
             let Some(cl) = client.as_mut() else { continue };
             let c = call(cl.as_mut(), inv, timeout).await;
             let info = c.kind == OpType::Info;
-            recorder.record(completion_op(&invoke, c));
+            recorder.record(completion_op(&invoke, inv, independent, c));
             if info {
                 process = next_process.fetch_add(1, Ordering::Relaxed);
                 client = None;

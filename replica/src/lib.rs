@@ -19,6 +19,7 @@ pub mod peer;
 pub mod protocol;
 pub mod raft;
 pub mod server;
+pub mod versioned;
 pub mod wal;
 
 pub use config::{Config, Mode};

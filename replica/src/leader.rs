@@ -514,12 +514,15 @@ impl Leader {
                         let m = prev_index + sent;
                         st.matched.insert(peer.clone(), m);
                         next = m + 1;
-                        drop(st);
-                        self.acked.send_modify(|v| *v += 1);
                     } else {
                         next = (next - 1).min(last_index + 1).max(1);
                     }
-                    next <= self.lock().log.len() as u64
+                    let more = next <= st.log.len() as u64;
+                    drop(st);
+                    if ok {
+                        self.acked.send_modify(|v| *v += 1);
+                    }
+                    more
                 }
                 Ok(_) => false,
                 Err(_) => {

@@ -18,7 +18,7 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 pub enum Action {
     /// Start N nodes on 127.0.0.1 in the background.
-    Up(UpArgs),
+    Up(Box<UpArgs>),
     /// Stop the nodes `up` started in DIR.
     Down(DownArgs),
 }
@@ -107,7 +107,7 @@ pub struct DownArgs {
 
 pub fn main(args: Args) -> anyhow::Result<i32> {
     match args.action {
-        Action::Up(a) => up(a),
+        Action::Up(a) => up(*a),
         Action::Down(a) => down(a),
     }
 }

@@ -9,14 +9,20 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 
 fn arg(args: &[String], name: &str, default: usize) -> usize {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
-        eprintln!("usage: replica_bench MODE ADDR[,ADDR...] [--clients 10] [--ops 20000] [--keys 100]");
+        eprintln!(
+            "usage: replica_bench MODE ADDR[,ADDR...] [--clients 10] [--ops 20000] [--keys 100]"
+        );
         std::process::exit(2);
     }
     let mode = args[1].clone();
@@ -40,7 +46,9 @@ async fn main() {
             let mut k = c * 7919;
             while done < per && Instant::now() < deadline {
                 if conn.is_none() {
-                    conn = Client::connect(&addrs[node], Duration::from_secs(5)).await.ok();
+                    conn = Client::connect(&addrs[node], Duration::from_secs(5))
+                        .await
+                        .ok();
                     if conn.is_none() {
                         node = (node + 1) % addrs.len();
                         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -96,7 +104,11 @@ async fn main() {
     }
     let secs = start.elapsed().as_secs_f64();
     lat.sort_unstable();
-    let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or(0);
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
     println!(
         "{:<16} {:>8} {:>7} {:>10.0} {:>9.2} {:>9.2}",
         mode,

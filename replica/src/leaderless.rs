@@ -488,7 +488,7 @@ impl Leaderless {
             let v = st
                 .store
                 .stamp(self.ctx.id(), self.ctx.clock.now_ms(), value, ctx);
-            let _ = self.wal.append_nowait(&[Rec::Stamp {
+            self.wal.append_detached(&[Rec::Stamp {
                 counter: st.store.counter,
                 ts: st.store.last_ts,
             }]);
@@ -534,7 +534,7 @@ impl Leaderless {
                 if st.hints.get(&(target.clone(), key.clone())) == Some(&vs) {
                     st.hints.remove(&(target.clone(), key.clone()));
                     st.records += 1;
-                    let _ = self.wal.append_nowait(&[Rec::HintDone { target, key }]);
+                    self.wal.append_detached(&[Rec::HintDone { target, key }]);
                 }
             }
         }

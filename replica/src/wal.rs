@@ -129,6 +129,11 @@ impl Wal {
         rx
     }
 
+    /// Queue records without waiting for them (bookkeeping whose loss on a crash is harmless).
+    pub fn append_detached<T: Serialize>(&self, recs: &[T]) {
+        drop(self.append_nowait(recs));
+    }
+
     pub async fn append<T: Serialize>(&self, recs: &[T]) -> Result<(), WalError> {
         match self.append_nowait(recs).await {
             Ok(Ok(())) => Ok(()),

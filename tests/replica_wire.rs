@@ -90,3 +90,70 @@ async fn garbage_on_the_peer_port_does_not_kill_the_node() {
     assert!(c.alive(0), "node died\n{}", c.logs());
     assert!(write(&c, 0, "x", json!(1)).await.ok);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_mode_exits_zero_on_sigterm_and_keeps_its_data() {
+    for mode in [
+        "leader-sync",
+        "leader-semisync",
+        "leader-async",
+        "raft",
+        "multi-leader",
+        "leaderless",
+    ] {
+        let mut c = Cluster::start(mode, 1, &["--n", "1", "--w", "1", "--r", "1"]);
+        if mode == "raft" {
+            c.leader(&[0]).await;
+        }
+        assert!(write(&c, 0, "x", json!(mode)).await.ok, "{mode}");
+        assert_eq!(c.terminate(0), Some(0), "{mode}: exit code\n{}", c.logs());
+        c.spawn(0);
+        if mode == "raft" {
+            c.leader(&[0]).await;
+        }
+        c.wait_for(&format!("{mode}: x after restart"), 15, || async {
+            read(&c, 0, "x").await.value == json!(mode)
+        })
+        .await;
+    }
+}
+
+#[test]
+fn bad_flags_exit_with_usage() {
+    let st = std::process::Command::new(BIN)
+        .args([
+            "node",
+            "--id",
+            "n9",
+            "--mode",
+            "raft",
+            "--peers",
+            "n1=127.0.0.1:1",
+            "--data-dir",
+            "/nonexistent-x",
+        ])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run");
+    assert_eq!(
+        st.code(),
+        Some(2),
+        "an id missing from --peers is a usage error"
+    );
+    let st = std::process::Command::new(BIN)
+        .args([
+            "node",
+            "--id",
+            "n1",
+            "--mode",
+            "paxos",
+            "--peers",
+            "n1=127.0.0.1:1",
+            "--data-dir",
+            "/tmp",
+        ])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run");
+    assert_eq!(st.code(), Some(2));
+}

@@ -144,6 +144,24 @@ impl Cluster {
         }
     }
 
+    /// SIGTERM node i and return its exit code (bounded wait; SIGKILL after 10 s).
+    pub fn terminate(&mut self, i: usize) -> Option<i32> {
+        let mut c = self.nodes[i].child.take()?;
+        signal(c.id() as i32, libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(st)) = c.try_wait() {
+                return st.code();
+            }
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                let _ = c.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn alive(&mut self, i: usize) -> bool {
         match self.nodes[i].child.as_mut() {
             Some(c) => matches!(c.try_wait(), Ok(None)),

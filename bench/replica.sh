@@ -3,6 +3,7 @@
 # 10 concurrent clients, a fixed op count (half writes, half reads), release build.
 #   bench/replica.sh                 # every mode, 20000 ops each, fsync on
 #   OPS=50000 FSYNC=off MODES="raft leader-async" bench/replica.sh
+#   SKIP_BUILD=1 bench/replica.sh    # reuse target/release binaries
 # Targets on the 2-core dev machine: leader-async >= 20,000 ops/s, raft >= 5,000 ops/s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,8 +13,10 @@ FSYNC=${FSYNC:-on}
 MODES=${MODES:-"leader-async leader-semisync leader-sync raft multi-leader leaderless"}
 BASE=${BASE_PORT:-7300}
 
-cargo build --release -q -p faultline
-cargo build --release -q -p faultline-replica --example replica_bench
+if [ -z "${SKIP_BUILD:-}" ]; then
+  cargo build --release -q -p faultline
+  cargo build --release -q -p faultline-replica --example replica_bench
+fi
 BIN=target/release/faultline
 BENCH=target/release/examples/replica_bench
 WORK=$(mktemp -d)

@@ -166,9 +166,6 @@ fn reports_render_in_headless_chromium() {
     assert_clean(&dom, &stderr, "valid report");
     assert!(dom.contains("</span>Valid</div>"), "verdict text missing");
     screenshot(&valid, "valid.png", 1800);
-    // The same page, scrolled to an op on the timeline by its anchor.
-    let anchored = PathBuf::from(format!("{}#op-8", invalid.display()));
-    screenshot(&anchored, "invalid-timeline.png", 1000);
 }
 
 #[test]

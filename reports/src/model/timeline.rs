@@ -305,7 +305,9 @@ fn lane_label(procs: &[u64]) -> String {
 
 fn op_label(inv: &faultline_core::Op, done: Option<&faultline_core::Op>) -> String {
     let text = match done {
-        Some(d) if d.value != inv.value => format!("{} {} → {}", inv.f, inv.value, d.value),
+        Some(d) if d.kind == OpType::Ok && d.value != inv.value => {
+            format!("{} {} → {}", inv.f, inv.value, d.value)
+        }
         _ => format!("{} {}", inv.f, inv.value),
     };
     truncate(&text, 60)

@@ -3,7 +3,7 @@
 //! numbered in order, joined through a consistent choice of linearization points; the op that
 //! cannot be placed next in red.
 
-use super::{num, w};
+use super::w;
 use crate::escape::esc;
 use crate::model::{LinView, Outcome};
 
@@ -23,17 +23,17 @@ pub fn svg(l: &LinView, id: &str) -> String {
         s,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"lin\" width=\"{WIDTH}\" height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"11\">"
     );
-    // Axis: five ticks, in ms for short windows, since the test started.
-    let (scale, unit) = if span < 2.0 { (1e3, "ms") } else { (1.0, "s") };
+    // Axis: five ticks in seconds since the test started, with as many decimals as the
+    // window's width needs.
+    let decimals = ((-(span / 4.0).log10()).ceil() as i64 + 1).clamp(0, 6) as usize;
     for i in 0..=4 {
         let t = l.t0_s + span * i as f64 / 4.0;
         let xi = x(t);
         w!(
             s,
-            "<line x1=\"{xi:.1}\" y1=\"{}\" x2=\"{xi:.1}\" y2=\"{:.1}\" stroke=\"#e3e7eb\"/><text x=\"{xi:.1}\" y=\"14\" text-anchor=\"middle\" fill=\"#59636e\">{} {unit}</text>",
+            "<line x1=\"{xi:.1}\" y1=\"{}\" x2=\"{xi:.1}\" y2=\"{:.1}\" stroke=\"#e3e7eb\"/><text x=\"{xi:.1}\" y=\"14\" text-anchor=\"middle\" fill=\"#59636e\">{t:.decimals$} s</text>",
             TOP - 8.0,
-            height - 8.0,
-            num(t * scale)
+            height - 8.0
         );
     }
     for (r, p) in l.processes.iter().enumerate() {

@@ -34,9 +34,11 @@ pub fn render(out: &mut String, t: &Timeline) {
         );
     }
     let flanes = if t.faults.is_empty() { 0 } else { t.fault_lanes.max(1) };
+    // Lanes share the page's width: wide when there are few, never narrower than 96 px.
+    let lw = (1180usize.saturating_sub(92 * flanes) / t.lanes.len().max(1)).clamp(96, 180);
     w!(
         out,
-        "<div class=\"tl-scroll\"><div class=\"tl\" style=\"--lanes:{};--flanes:{flanes};--rows:{}\">",
+        "<div class=\"tl-scroll\"><div class=\"tl\" style=\"--lanes:{};--flanes:{flanes};--rows:{};--lw:{lw}px\">",
         t.lanes.len(),
         t.rows
     );

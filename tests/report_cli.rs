@@ -33,7 +33,12 @@ fn report_regenerates_the_page_and_keeps_results() {
     write_run(&run);
     let before = std::fs::read_to_string(run.join("results.json")).unwrap();
     let out = Command::new(BIN).arg("report").arg(&run).output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let html = std::fs::read_to_string(run.join("index.html")).unwrap();
     assert!(html.contains("</span>Invalid</div>"));
     assert!(html.contains("G2-item") && html.contains("seed <code>42</code>"));
@@ -41,7 +46,10 @@ fn report_regenerates_the_page_and_keeps_results() {
     assert!(!html.contains(fixture::SCRIPT));
     let junit = std::fs::read_to_string(run.join("junit.xml")).unwrap();
     assert!(junit.contains("failures=\"2\""), "{junit}");
-    assert_eq!(std::fs::read_to_string(run.join("results.json")).unwrap(), before);
+    assert_eq!(
+        std::fs::read_to_string(run.join("results.json")).unwrap(),
+        before
+    );
 }
 
 #[test]
@@ -138,7 +146,10 @@ fn serve_lists_runs_and_serves_only_files_under_the_directory() {
 
     let (code, index) = get(&addr, requests[0]);
     assert_eq!(code, 200);
-    assert!(index.contains("fixture/20260101T000000") && index.contains(">invalid<"), "{index}");
+    assert!(
+        index.contains("fixture/20260101T000000") && index.contains(">invalid<"),
+        "{index}"
+    );
     let (code, page) = get(&addr, requests[1]);
     assert_eq!(code, 200);
     assert!(page.contains("</span>Invalid</div>"));
@@ -148,7 +159,10 @@ fn serve_lists_runs_and_serves_only_files_under_the_directory() {
     for bad in &requests[3..] {
         let (code, body) = get(&addr, bad);
         assert_eq!(code, 404, "{bad}");
-        assert!(!body.contains("secret\n") && !body.ends_with("secret"), "{bad}");
+        assert!(
+            !body.contains("secret\n") && !body.ends_with("secret"),
+            "{bad}"
+        );
     }
 
     // The server stops after its request budget; kill it (ours, by handle) if it does not.

@@ -27,9 +27,15 @@ fn main() {
     let files = faultline_reports::write_report(&tmp, &history, &verdicts, &settings)
         .expect("write report");
     let total = t.elapsed();
-    let size = std::fs::metadata(&files.index_html).map(|m| m.len()).unwrap_or(0);
-    println!("| client ops | events | generate | model | render | write_report (all) | index.html |");
-    println!("|-----------:|-------:|---------:|------:|-------:|-------------------:|-----------:|");
+    let size = std::fs::metadata(&files.index_html)
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!(
+        "| client ops | events | generate | model | render | write_report (all) | index.html |"
+    );
+    println!(
+        "|-----------:|-------:|---------:|------:|-------:|-------------------:|-----------:|"
+    );
     println!(
         "| {ops} | {} | {:.2} s | {:.3} s | {:.3} s | {:.3} s | {:.2} MB |",
         history.len(),
@@ -39,6 +45,10 @@ fn main() {
         total.as_secs_f64(),
         size as f64 / 1e6
     );
-    assert_eq!(html.len() as u64, size, "the page written is the page rendered");
+    assert_eq!(
+        html.len() as u64,
+        size,
+        "the page written is the page rendered"
+    );
     let _ = std::fs::remove_dir_all(&tmp);
 }

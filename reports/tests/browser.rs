@@ -117,7 +117,12 @@ fn assert_clean(dom: &str, stderr: &str, what: &str) {
     assert!(
         !dom.contains("data-js-error=\""),
         "{what}: a script error was recorded: {}",
-        dom.split("data-js-error=\"").nth(1).unwrap_or("").split('"').next().unwrap_or("")
+        dom.split("data-js-error=\"")
+            .nth(1)
+            .unwrap_or("")
+            .split('"')
+            .next()
+            .unwrap_or("")
     );
     let console: Vec<&str> = stderr
         .lines()
@@ -126,7 +131,14 @@ fn assert_clean(dom: &str, stderr: &str, what: &str) {
     assert!(console.is_empty(), "{what}: console output: {console:?}");
 }
 
-fn write(dir: &Path, run: (faultline_core::History, Vec<faultline_checker::Verdict>, serde_json::Value)) -> PathBuf {
+fn write(
+    dir: &Path,
+    run: (
+        faultline_core::History,
+        Vec<faultline_checker::Verdict>,
+        serde_json::Value,
+    ),
+) -> PathBuf {
     let (h, v, s) = run;
     let files = faultline_reports::write_report(dir, &h, &v, &s).unwrap();
     assert!(files.notes.is_empty(), "{:?}", files.notes);
@@ -143,10 +155,16 @@ fn reports_render_in_headless_chromium() {
     let invalid = write(&tmp.path().join("invalid"), fixture::invalid_run());
     let (dom, stderr) = dump_dom(&invalid);
     assert_clean(&dom, &stderr, "invalid report");
-    assert!(dom.contains("class=\"verdict-word\" id=\"verdict\""), "no verdict heading");
+    assert!(
+        dom.contains("class=\"verdict-word\" id=\"verdict\""),
+        "no verdict heading"
+    );
     assert!(dom.contains("</span>Invalid</div>"), "verdict text missing");
     assert!(dom.contains("G2-item"), "the Elle anomaly is missing");
-    assert!(dom.contains("nonlinearizable"), "the linearizability anomaly is missing");
+    assert!(
+        dom.contains("nonlinearizable"),
+        "the linearizability anomaly is missing"
+    );
     // Every anomaly link points at an element that exists.
     let links: Vec<&str> = dom
         .split("<a href=\"#op-")
@@ -155,7 +173,10 @@ fn reports_render_in_headless_chromium() {
         .collect();
     assert!(!links.is_empty(), "no anomaly links to ops");
     for n in &links {
-        assert!(dom.contains(&format!("id=\"op-{n}\"")), "link #op-{n} has no target");
+        assert!(
+            dom.contains(&format!("id=\"op-{n}\"")),
+            "link #op-{n} has no target"
+        );
     }
     // The system's `<script>` value is text, not markup.
     assert!(dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
@@ -179,5 +200,8 @@ fn the_error_probe_catches_a_script_error() {
     let broken = html.replace("</body>", "<script>undefinedFunction()</script></body>");
     std::fs::write(&page, broken).unwrap();
     let (dom, _) = dump_dom(&page);
-    assert!(dom.contains("data-js-error="), "the probe missed a thrown error");
+    assert!(
+        dom.contains("data-js-error="),
+        "the probe missed a thrown error"
+    );
 }

@@ -7,7 +7,8 @@ mod fixture;
 fn a_100k_op_report_is_under_10_mb() {
     let (history, verdicts, settings) = fixture::big_run(100_000);
     let tmp = tempfile::tempdir().unwrap();
-    let files = faultline_reports::write_report(tmp.path(), &history, &verdicts, &settings).unwrap();
+    let files =
+        faultline_reports::write_report(tmp.path(), &history, &verdicts, &settings).unwrap();
     assert!(files.notes.is_empty(), "{:?}", files.notes);
     let size = std::fs::metadata(&files.index_html).unwrap().len();
     assert!(size < 10 * 1024 * 1024, "index.html is {size} bytes");

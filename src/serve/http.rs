@@ -11,21 +11,39 @@ use super::listing;
 const MAX_HEAD: usize = 8 * 1024;
 
 pub fn busy(stream: &mut TcpStream) {
-    let _ = respond(stream, 503, "text/plain; charset=utf-8", b"busy; try again\n", false);
+    let _ = respond(
+        stream,
+        503,
+        "text/plain; charset=utf-8",
+        b"busy; try again\n",
+        false,
+    );
 }
 
 pub fn handle(stream: &mut TcpStream, root: &Path) {
     let (method, target) = match read_head(stream) {
         Ok(Some(r)) => r,
         Ok(None) => {
-            let _ = respond(stream, 400, "text/plain; charset=utf-8", b"bad request\n", false);
+            let _ = respond(
+                stream,
+                400,
+                "text/plain; charset=utf-8",
+                b"bad request\n",
+                false,
+            );
             return;
         }
         Err(_) => return,
     };
     let head_only = method == "HEAD";
     if method != "GET" && !head_only {
-        let _ = respond(stream, 405, "text/plain; charset=utf-8", b"only GET and HEAD\n", false);
+        let _ = respond(
+            stream,
+            405,
+            "text/plain; charset=utf-8",
+            b"only GET and HEAD\n",
+            false,
+        );
         return;
     }
     let _ = route(stream, root, &target, head_only);
@@ -57,7 +75,13 @@ fn route(stream: &mut TcpStream, root: &Path, target: &str, head_only: bool) -> 
     };
     if rel.as_os_str().is_empty() {
         let page = listing::runs_index(root);
-        return respond(stream, 200, "text/html; charset=utf-8", page.as_bytes(), head_only);
+        return respond(
+            stream,
+            200,
+            "text/html; charset=utf-8",
+            page.as_bytes(),
+            head_only,
+        );
     }
     let Some(full) = resolve(root, &rel) else {
         return not_found(stream, head_only);
@@ -72,7 +96,13 @@ fn route(stream: &mut TcpStream, root: &Path, target: &str, head_only: bool) -> 
             return send_file(stream, &index, head_only);
         }
         let page = listing::directory(root, &full);
-        return respond(stream, 200, "text/html; charset=utf-8", page.as_bytes(), head_only);
+        return respond(
+            stream,
+            200,
+            "text/html; charset=utf-8",
+            page.as_bytes(),
+            head_only,
+        );
     }
     send_file(stream, &full, head_only)
 }
@@ -156,7 +186,13 @@ fn send_file(stream: &mut TcpStream, path: &Path, head_only: bool) -> io::Result
 }
 
 fn not_found(stream: &mut TcpStream, head_only: bool) -> io::Result<()> {
-    respond(stream, 404, "text/plain; charset=utf-8", b"not found\n", head_only)
+    respond(
+        stream,
+        404,
+        "text/plain; charset=utf-8",
+        b"not found\n",
+        head_only,
+    )
 }
 
 fn redirect(stream: &mut TcpStream, location: &str) -> io::Result<()> {

@@ -114,7 +114,9 @@ pub fn runs_index(root: &Path) -> String {
     }
     body.push_str("</table>");
     if runs.len() >= MAX_RUNS {
-        body.push_str(&format!("<p>Only the first {MAX_RUNS} runs are listed.</p>"));
+        body.push_str(&format!(
+            "<p>Only the first {MAX_RUNS} runs are listed.</p>"
+        ));
     }
     page("faultline runs", &body)
 }

@@ -119,7 +119,7 @@ impl Timeline {
         let mut prev: Option<u64> = None;
         for &e in &events {
             if let Some(p) = prev {
-                if capped && e - p - 1 >= GAP_MARK {
+                if capped && e - p > GAP_MARK {
                     gaps.push(Gap {
                         row,
                         omitted_events: e - p - 1,
@@ -216,11 +216,9 @@ impl Timeline {
                     }
                 };
                 sub_end[lane] = row1;
-                let end = w
-                    .end
-                    .map_or("the end of the history".to_string(), |e| {
-                        format!("{:.3} s", secs(e))
-                    });
+                let end = w.end.map_or("the end of the history".to_string(), |e| {
+                    format!("{:.3} s", secs(e))
+                });
                 TlFault {
                     lane,
                     row0,

@@ -33,7 +33,11 @@ pub fn render(out: &mut String, t: &Timeline) {
             thousands(t.total_ops)
         );
     }
-    let flanes = if t.faults.is_empty() { 0 } else { t.fault_lanes.max(1) };
+    let flanes = if t.faults.is_empty() {
+        0
+    } else {
+        t.fault_lanes.max(1)
+    };
     // Lanes share the page's width: wide when there are few, never narrower than 96 px.
     let lw = (1180usize.saturating_sub(92 * flanes) / t.lanes.len().max(1)).clamp(96, 180);
     w!(

@@ -216,3 +216,50 @@ fn script_values_render_as_text() {
     // Only our own two scripts, the probe and the page script, plus the data block.
     assert_eq!(html.matches("<script").count(), 3);
 }
+
+#[test]
+fn an_empty_history_still_renders_the_verdicts() {
+    let m = ReportModel::build(
+        &History::default(),
+        &[invalid(vec![3])],
+        &json!(null),
+        &Options::default(),
+    );
+    assert_eq!(
+        m.checkers[0].anomalies[0].ops[0].label,
+        "event 3 (not in the history)"
+    );
+    assert!(!m.checkers[0].anomalies[0].ops[0].in_timeline);
+    let (html, failures) = crate::render_html(&m);
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(html.contains("</span>Invalid</div>"));
+    assert!(html.contains("The history has no client ops."));
+    assert!(html.contains("No completed ops to plot."));
+}
+
+#[test]
+fn a_plot_that_cannot_be_drawn_is_a_note_not_a_panic() {
+    let mut m = ReportModel::build(&small(), &[], &json!(null), &Options::default());
+    // Data no axis can hold.
+    m.series.t0_s = f64::NAN;
+    m.series.t1_s = f64::INFINITY;
+    for p in &mut m.series.latency {
+        p.ms = f64::NAN;
+    }
+    for b in &mut m.series.buckets {
+        b.ok_per_s = f64::INFINITY;
+        b.p50 = Some(f64::NAN);
+    }
+    let (html, failures) = crate::render_html(&m);
+    assert!(!failures.is_empty());
+    assert!(
+        failures.iter().all(|f| f.contains("could not be drawn")),
+        "{failures:?}"
+    );
+    assert!(html.contains("class=\"plot-failed\""));
+    assert!(html.contains("<section id=\"notes\">"));
+    assert!(
+        html.contains("</span>Unknown</div>"),
+        "the verdict is still shown"
+    );
+}

@@ -94,6 +94,8 @@ fn anomaly_links_resolve_to_timeline_events() {
     let op = m.timeline.ops.iter().find(|o| o.index == 6).unwrap();
     assert_eq!(op.completion, Some(7));
     assert_eq!(op.outcome, Outcome::Ok);
+    assert!(op.flagged, "ops named by an anomaly are outlined");
+    assert!(!m.timeline.ops[0].flagged);
 }
 
 #[test]

@@ -57,6 +57,8 @@ pub struct TlOp {
     pub label: String,
     /// Full text for the tooltip.
     pub title: String,
+    /// Named by an anomaly: outlined in red.
+    pub flagged: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -182,6 +184,9 @@ impl Timeline {
             })
             .collect();
 
+        let mut sorted_focus = focus.to_vec();
+        sorted_focus.sort_unstable();
+        let flagged = |e: u64| sorted_focus.binary_search(&e).is_ok();
         let ops = chosen
             .iter()
             .map(|&(i, c)| {
@@ -197,6 +202,7 @@ impl Timeline {
                     outcome,
                     label: op_label(inv, done),
                     title: op_title(inv, done),
+                    flagged: flagged(i as u64) || c.is_some_and(|c| flagged(c as u64)),
                 }
             })
             .collect();

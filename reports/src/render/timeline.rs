@@ -19,6 +19,7 @@ pub fn render(out: &mut String, t: &Timeline) {
          <span class=\"chip\"><i style=\"background:#fff0b3;border-color:#e2c04f\"></i>info</span>\
          <span class=\"chip\"><i style=\"background:#fffbe8;border-color:#e2c04f;border-style:dashed\"></i>never completed</span>\
          <span class=\"chip\"><i style=\"background:#eadcf7;border-color:#b28fd8\"></i>fault</span>\
+         <span class=\"chip\"><i style=\"background:#fff;border-color:#d93025;border-width:2px\"></i>named by an anomaly</span>\
          <span class=\"muted\">One lane per process; each bar runs from invocation to completion. \
          Rows are events in history order, not equal time. {} of {} ops shown.</span></div>",
         thousands(t.shown_ops),
@@ -97,8 +98,9 @@ pub fn render(out: &mut String, t: &Timeline) {
     for op in &t.ops {
         w!(
             out,
-            "<div class=\"op {}\" id=\"op-{}\" style=\"--r:{};--h:{};--l:{}\" title=\"{}\">",
+            "<div class=\"op {}{}\" id=\"op-{}\" style=\"--r:{};--h:{};--l:{}\" title=\"{}\">",
             op.outcome.as_str(),
+            if op.flagged { " hit" } else { "" },
             op.index,
             op.row0,
             op.row1 - op.row0 + 1,

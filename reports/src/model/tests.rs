@@ -142,6 +142,7 @@ fn linearization_evidence_orders_the_prefix_and_marks_the_unplaceable_op() {
     v.push(
         Anomaly::new("nonlinearizable", vec![6], "x").with_evidence(Evidence::Linearization {
             prefix: vec![1, 3], // completion indices name their invocations
+            states: vec!["1".into(), "1".into()],
             state: "1".into(),
             unplaceable: vec![6],
             window: vec![],
@@ -161,6 +162,8 @@ fn linearization_evidence_orders_the_prefix_and_marks_the_unplaceable_op() {
         vec![(0, Some(1), false), (3, Some(2), false), (6, None, true)]
     );
     assert_eq!(l.processes, vec!["process 0", "process 1", "process 2"]);
+    assert_eq!(l.ops[0].state_after.as_deref(), Some("1"));
+    assert_eq!(l.ops[2].state_after, None);
     // Points are in prefix order and inside each op's interval (op 3 never completed).
     let p: Vec<f64> = l.ops.iter().filter_map(|o| o.point_s).collect();
     assert!(p[0] <= p[1] && p[0] >= l.ops[0].start_s && p[1] >= l.ops[1].start_s);

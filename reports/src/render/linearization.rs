@@ -144,6 +144,25 @@ pub fn side(out: &mut String, l: &LinView) {
          real time lets it return what it returned. Grey: ops in the window not in the prefix; \
          dashed: indeterminate (info or never completed).</p>",
     );
+    let mut steps: Vec<&crate::model::LinOp> = l
+        .ops
+        .iter()
+        .filter(|o| o.order.is_some() && o.state_after.is_some())
+        .collect();
+    if !steps.is_empty() {
+        steps.sort_by_key(|o| o.order);
+        out.push_str("<p><b>The prefix, step by step:</b></p><ol>");
+        for o in steps.iter().take(40) {
+            w!(
+                out,
+                "<li><a href=\"#op-{}\">{}</a> → state <code>{}</code></li>",
+                o.index,
+                esc(&o.label),
+                esc(o.state_after.as_deref().unwrap_or(""))
+            );
+        }
+        out.push_str("</ol>");
+    }
     if let Some(n) = &l.note {
         w!(out, "<p class=\"muted\">{}</p>", esc(n));
     }

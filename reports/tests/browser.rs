@@ -145,6 +145,22 @@ fn write(
     files.index_html.canonicalize().unwrap()
 }
 
+/// Every link to an op points at an element that exists, and there is at least one.
+fn assert_links_resolve(dom: &str) {
+    let links: Vec<&str> = dom
+        .split("<a href=\"#op-")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .collect();
+    assert!(!links.is_empty(), "no anomaly links to ops");
+    for n in &links {
+        assert!(
+            dom.contains(&format!("id=\"op-{n}\"")),
+            "link #op-{n} has no target"
+        );
+    }
+}
+
 #[test]
 fn reports_render_in_headless_chromium() {
     if !enabled() {
@@ -187,6 +203,15 @@ fn reports_render_in_headless_chromium() {
     assert_clean(&dom, &stderr, "valid report");
     assert!(dom.contains("</span>Valid</div>"), "verdict text missing");
     screenshot(&valid, "valid.png", 1800);
+
+    // A failure found by the real linearizability checker, with its own evidence.
+    let lin = write(&tmp.path().join("lin"), fixture::lin_run());
+    let (dom, stderr) = dump_dom(&lin);
+    assert_clean(&dom, &stderr, "linearizability report");
+    assert!(dom.contains("</span>Invalid</div>"), "verdict text missing");
+    assert!(dom.contains("class=\"lin\""), "no linearization drawing");
+    assert_links_resolve(&dom);
+    screenshot(&lin, "lin.png", 1400);
 }
 
 #[test]

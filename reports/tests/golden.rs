@@ -71,3 +71,29 @@ fn valid_page() {
     assert!(failures.is_empty(), "{failures:?}");
     golden("valid.html", &html);
 }
+
+#[test]
+fn the_real_lin_checker_gives_a_drawable_failure() {
+    let (history, verdicts, _) = fixture::lin_run();
+    let v = &verdicts[0];
+    assert_eq!(v.valid, faultline_checker::Validity::Invalid, "{v:?}");
+    let a = &v.anomalies[0];
+    assert!(
+        matches!(
+            a.evidence,
+            faultline_checker::Evidence::Linearization { .. }
+        ),
+        "{:?}",
+        a.evidence
+    );
+    let model = ReportModel::build(
+        &history,
+        &verdicts,
+        &serde_json::Value::Null,
+        &Options::default(),
+    );
+    let (html, failures) = render_html(&model);
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(html.contains("class=\"lin\""));
+    eprintln!("{}: {}", a.kind, a.explanation);
+}

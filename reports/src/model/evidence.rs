@@ -198,9 +198,7 @@ fn lin_view(
                 _ => format!("{} {}", inv.f, inv.value),
             };
             let order = prefix.iter().position(|&p| p == i);
-            let state_after = order
-                .and_then(|n| states.get(n))
-                .map(|s| truncate(s, 120));
+            let state_after = order.and_then(|n| states.get(n)).map(|s| truncate(s, 120));
             let mut title = format!("op {i}: {}", describe(inv));
             if let Some(s) = &state_after {
                 title.push_str(&format!("\nstate after it: {s}"));

@@ -81,16 +81,26 @@ pub fn svg(l: &LinView, id: &str) -> String {
             .filter(|n| n.row == o.row && n.start_s > o.start_s)
             .map(|n| x(n.start_s))
             .fold(right, f64::min);
+        let prev = l
+            .ops
+            .iter()
+            .filter(|n| n.row == o.row && n.start_s < o.start_s)
+            .map(|n| n.end_s.map_or(right, x))
+            .fold(LEFT, f64::max);
         let text_w = 6.6 * text.chars().count() as f64 + 8.0;
-        let (tx, cw) = if text_w <= x1 - x0 || next - x1 < 40.0 {
-            (x0 + 4.0, x1 - x0 - 4.0)
-        } else {
-            (x1 + 4.0, next - x1 - 8.0)
-        };
+        // (x of the text, anchor, clip rectangle's x and width)
+        let (tx, anchor, cx, cw) =
+            if text_w <= x1 - x0 || (next - x1 < text_w && x0 - prev < text_w) {
+                (x0 + 4.0, "start", x0, x1 - x0 - 4.0)
+            } else if next - x1 >= text_w || next - x1 >= x0 - prev {
+                (x1 + 4.0, "start", x1, next - x1 - 8.0)
+            } else {
+                (x0 - 4.0, "end", prev + 4.0, x0 - prev - 8.0)
+            };
         let clip = format!("{id}-c{}", o.index);
         w!(
             s,
-            "<clipPath id=\"{clip}\"><rect x=\"{tx:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\"/></clipPath><text x=\"{tx:.1}\" y=\"{:.1}\" clip-path=\"url(#{clip})\" fill=\"{}\"{}>{}</text></a>",
+            "<clipPath id=\"{clip}\"><rect x=\"{cx:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\"/></clipPath><text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" clip-path=\"url(#{clip})\" fill=\"{}\"{}>{}</text></a>",
             cw.max(1.0),
             ROW - 10.0,
             y + (ROW - 10.0) / 2.0 + 4.0,

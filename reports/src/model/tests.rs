@@ -268,3 +268,18 @@ fn a_plot_that_cannot_be_drawn_is_a_note_not_a_panic() {
         "the verdict is still shown"
     );
 }
+
+#[test]
+fn a_heal_closing_two_faults_gives_each_event_one_id() {
+    let mut b = Builder::new();
+    b.nemesis("start-partition", Value::Nil); // 0
+    b.nemesis("pause", Value::Nil); // 1
+    b.op_ok(0, "read", Value::Nil, 1.into()); // 2, 3
+    b.nemesis("heal", Value::Nil); // 4
+    let m = ReportModel::build(&b.build(), &[], &json!(null), &Options::default());
+    assert_eq!(m.faults.len(), 2);
+    let (html, _) = crate::render_html(&m);
+    for id in ["op-0", "op-1", "op-2", "op-3", "op-4"] {
+        assert_eq!(html.matches(&format!("id=\"{id}\"")).count(), 1, "{id}");
+    }
+}

@@ -80,17 +80,23 @@ pub fn render(out: &mut String, t: &Timeline) {
             thousands(g.omitted_events as usize)
         );
     }
+    // One window's closing event can close several (`heal`) or open the next: each id once.
+    let mut ids = std::collections::HashSet::new();
     for f in &t.faults {
+        let id = if ids.insert(f.index) {
+            format!(" id=\"op-{}\"", f.index)
+        } else {
+            String::new()
+        };
         w!(
             out,
-            "<div class=\"tl-f\" id=\"op-{}\" style=\"--r:{};--h:{};--l:{}\" title=\"{}\">",
-            f.index,
+            "<div class=\"tl-f\"{id} style=\"--r:{};--h:{};--l:{}\" title=\"{}\">",
             f.row0,
             f.row1 - f.row0 + 1,
             f.lane,
             esc(&f.title)
         );
-        if let Some(e) = f.end_index {
+        if let Some(e) = f.end_index.filter(|&e| ids.insert(e)) {
             w!(out, "<a id=\"op-{e}\"></a>");
         }
         w!(out, "{}</div>", esc(&f.fault));

@@ -191,11 +191,8 @@ fn lin_view(
             t0 = t0.min(inv.time);
             t1 = t1.max(done.map_or(inv.time, |d| d.time));
             let label = match done {
-                Some(d) if d.kind == OpType::Ok && d.value != inv.value => {
-                    format!("{} {} → {}", inv.f, inv.value, d.value)
-                }
                 Some(d) if d.kind != OpType::Ok => format!("{} {} ({})", inv.f, inv.value, d.kind),
-                _ => format!("{} {}", inv.f, inv.value),
+                _ => super::timeline::op_label(inv, done),
             };
             let order = prefix.iter().position(|&p| p == i);
             let state_after = order.and_then(|n| states.get(n)).map(|s| truncate(s, 120));

@@ -307,11 +307,11 @@ fn lane_label(procs: &[u64]) -> String {
     label
 }
 
-fn op_label(inv: &faultline_core::Op, done: Option<&faultline_core::Op>) -> String {
+/// What happened, in Jepsen's style: an ok op with its result (`read 3`, a transaction with
+/// what it read), anything else with what was asked (`write 4`); the tooltip has both.
+pub(super) fn op_label(inv: &faultline_core::Op, done: Option<&faultline_core::Op>) -> String {
     let text = match done {
-        Some(d) if d.kind == OpType::Ok && d.value != inv.value => {
-            format!("{} {} → {}", inv.f, inv.value, d.value)
-        }
+        Some(d) if d.kind == OpType::Ok && !d.value.is_nil() => format!("{} {}", inv.f, d.value),
         _ => format!("{} {}", inv.f, inv.value),
     };
     truncate(&text, 60)

@@ -101,7 +101,12 @@ pub fn runs_index(root: &Path) -> String {
                         }
                     })
                     .collect();
-                (r.valid.as_str().to_string(), found.join("; "))
+                let found = if found.is_empty() {
+                    format!("{} checkers, no anomaly", r.verdicts.len())
+                } else {
+                    found.join("; ")
+                };
+                (r.valid.as_str().to_string(), found)
             }
             Err(_) => ("none".to_string(), "no readable results.json".to_string()),
         };

@@ -1,0 +1,3 @@
+//! Redis target: a primary with asynchronous replicas, optional Sentinel, optional WAIT.
+
+pub mod resp;

@@ -1,6 +1,11 @@
 //! Target adapters: what runs on the nodes.
 
 pub mod etcd;
+pub mod external;
+pub mod faketime;
+pub mod install;
+pub mod ops;
 pub mod outcome;
 pub mod postgres;
+pub mod real;
 pub mod redis;

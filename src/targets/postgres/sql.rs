@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio_postgres::{Client, NoTls};
 
+use crate::targets::ops::Micro;
 use crate::targets::outcome::OpError;
 
 /// The isolation level each transaction runs at.
@@ -38,13 +39,6 @@ impl Isolation {
             Isolation::Serializable => "SERIALIZABLE",
         }
     }
-}
-
-/// One micro-op of a list-append transaction (Elle's form).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Micro {
-    Append(String, i64),
-    Read(String),
 }
 
 /// The result of one micro-op: appends echo their value, reads return the list.

@@ -9,3 +9,5 @@ pub mod outcome;
 pub mod postgres;
 pub mod real;
 pub mod redis;
+#[cfg(test)]
+mod e2e_tests;

@@ -173,19 +173,25 @@ impl Postgres {
     fn spawn_for(&self, node: &str) -> Result<Spawn, TargetError> {
         let (ip, port) = &self.shared.addrs[node];
         let dir = self.paths.node_data(node);
+        let sock = self.paths.data.join(format!("{node}-socket"));
+        chown_dir(&sock, USER)?;
         let vars = match &self.clock {
             Some(c) => c
                 .vars(node)
                 .map_err(|e| TargetError::Other(format!("clock file: {e}")))?,
             None => Vec::new(),
         };
-        Ok(Spawn {
-            program: "setpriv".into(),
-            args: vec![
-                format!("--reuid={USER}"),
-                format!("--regid={USER}"),
-                "--init-groups".into(),
-                "--".into(),
+        // libfaketime goes in through `env` after setpriv: preloaded into setpriv (root)
+        // it would create its semaphore as root, which the server (postgres) cannot open.
+        let mut args = vec![
+            format!("--reuid={USER}"),
+            format!("--regid={USER}"),
+            "--init-groups".into(),
+            "--".into(),
+            "env".into(),
+        ];
+        args.extend(vars.iter().map(|(k, v)| format!("{k}={v}")));
+        args.extend([
                 self.bin.join("postgres").display().to_string(),
                 "-D".into(),
                 dir.display().to_string(),
@@ -194,11 +200,15 @@ impl Postgres {
                 "-c".into(),
                 format!("port={port}"),
                 "-c".into(),
-                format!("unix_socket_directories={}", dir.display()),
+                // Not the data directory: pg_basebackup would copy the primary's lock file.
+                format!("unix_socket_directories={}", sock.display()),
                 "-c".into(),
                 format!("cluster_name={node}"),
-            ],
-            vars,
+            ]);
+        Ok(Spawn {
+            program: "setpriv".into(),
+            args,
+            vars: Vec::new(),
             log: self.paths.log(node, "postgres"),
         })
     }

@@ -203,12 +203,16 @@ impl Target for External {
     fn client<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<Box<dyn Client>, TargetError>> {
         Box::pin(async move {
             let line = fill(&self.spec.client, &self.values(node));
-            Ok(Box::new(ProgramClient {
+            let mut c = ProgramClient {
                 command: line,
                 node: node.to_string(),
                 timeout: Duration::from_millis(self.spec.client_timeout_ms),
                 proc: None,
-            }) as Box<dyn Client>)
+            };
+            // Started now, so an interpreter's start-up is not charged to the first op; if
+            // it cannot start, the first op says why (as a fail: nothing was sent).
+            c.proc = c.launch().ok();
+            Ok(Box::new(c) as Box<dyn Client>)
         })
     }
 

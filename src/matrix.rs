@@ -83,7 +83,8 @@ fn run_row(row: &spec::Row, out: &Path) -> RowResult {
             return result;
         }
     }
-    let runs_dir = out.join("runs").join(&row.name);
+    // Rows run one after another, so `latest` under the shared runs directory is this row's.
+    let runs_dir = out.join("runs");
     let settings = settings_of(row, &runs_dir);
     println!("== row {} ({})", row.name, settings.reproduce());
     let code = crate::run::run_settings(settings);

@@ -113,7 +113,11 @@ fn run_row(row: &spec::Row, out: &Path) -> RowResult {
     let harness: Vec<String> = results
         .get("harness_errors")
         .and_then(|v| v.as_array())
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     let ok_ops = results
         .get("ops")
@@ -146,7 +150,10 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
             eprintln!(
                 "faultline matrix: --rows {want:?}: {} has no such row; its rows are {}",
                 args.file.display(),
-                rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")
+                rows.iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             return Ok(exit::USAGE);
         }

@@ -52,7 +52,10 @@ fn a_matching_row_passes_and_writes_the_summary() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("memory-valid"), "{}", text(&o));
     let html = std::fs::read_to_string(dir.path().join("out/index.html")).unwrap();
-    assert!(html.contains("memory-valid") && html.contains("report"), "{html}");
+    assert!(
+        html.contains("memory-valid") && html.contains("report"),
+        "{html}"
+    );
     let junit = std::fs::read_to_string(dir.path().join("out/junit.xml")).unwrap();
     assert!(junit.contains("tests=\"1\" failures=\"0\""), "{junit}");
 }
@@ -62,11 +65,22 @@ fn a_row_that_does_not_match_fails_the_matrix() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("m.toml"), ROWS).unwrap();
     let o = faultline(
-        &["matrix", "m.toml", "--rows", "memory-wrongly-expected", "--out", "out"],
+        &[
+            "matrix",
+            "m.toml",
+            "--rows",
+            "memory-wrongly-expected",
+            "--out",
+            "out",
+        ],
         dir.path(),
     );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("expected G2-item, not found"), "{}", text(&o));
+    assert!(
+        text(&o).contains("expected G2-item, not found"),
+        "{}",
+        text(&o)
+    );
     let junit = std::fs::read_to_string(dir.path().join("out/junit.xml")).unwrap();
     assert!(junit.contains("<failure"), "{junit}");
 }

@@ -44,9 +44,17 @@ fn the_ci_matrix_passes() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert_eq!(o.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(out.path().join("junit.xml").exists());
-    let after: Vec<String> = namespaces().into_iter().filter(|n| !before.contains(n)).collect();
+    let after: Vec<String> = namespaces()
+        .into_iter()
+        .filter(|n| !before.contains(n))
+        .collect();
     assert!(after.is_empty(), "namespaces left behind: {after:?}");
 }
 
@@ -90,6 +98,9 @@ fn the_external_example_serves_ops_and_leaves_nothing() {
     .unwrap();
     assert!(results["ops"]["ok"].as_u64().unwrap_or(0) > 0, "{results}");
     assert!(runs.path().join("latest/external/n1-toy-kv.log").exists());
-    let after: Vec<String> = namespaces().into_iter().filter(|n| !before.contains(n)).collect();
+    let after: Vec<String> = namespaces()
+        .into_iter()
+        .filter(|n| !before.contains(n))
+        .collect();
     assert!(after.is_empty(), "namespaces left behind: {after:?}");
 }

@@ -82,20 +82,32 @@ pub fn judge(expect: &[(String, Expect)], found: &[Found]) -> Vec<String> {
             Expect::Invalid if f.valid != "invalid" => {
                 reasons.push(format!("{checker}: expected anomalies, found {}", f.valid))
             }
-            Expect::Kinds { found: want, absent } => {
+            Expect::Kinds {
+                found: want,
+                absent,
+            } => {
                 let missing: Vec<&String> = want.iter().filter(|k| !f.kinds.contains(*k)).collect();
                 if !missing.is_empty() {
                     reasons.push(format!(
                         "{checker}: expected {}, not found (found {})",
-                        missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                        missing
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
                         f.describe()
                     ));
                 }
-                let present: Vec<&String> = absent.iter().filter(|k| f.kinds.contains(*k)).collect();
+                let present: Vec<&String> =
+                    absent.iter().filter(|k| f.kinds.contains(*k)).collect();
                 if !present.is_empty() {
                     reasons.push(format!(
                         "{checker}: found {}, which this mode must not show",
-                        present.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                        present
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ));
                 }
             }

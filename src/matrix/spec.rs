@@ -50,7 +50,10 @@ pub enum Expect {
     Valid,
     Invalid,
     Any,
-    Kinds { found: Vec<String>, absent: Vec<String> },
+    Kinds {
+        found: Vec<String>,
+        absent: Vec<String>,
+    },
 }
 
 impl Expect {
@@ -224,7 +227,11 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Row>, MatrixError> {
             ));
         }
         if !names.insert(r.name.clone()) {
-            return Err(err("name", Some("name"), format!("{:?} names two rows", r.name)));
+            return Err(err(
+                "name",
+                Some("name"),
+                format!("{:?} names two rows", r.name),
+            ));
         }
         let own = RowSettings {
             target: r.target,
@@ -242,7 +249,11 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Row>, MatrixError> {
         };
         let settings = merge(&raw.defaults, &own);
         if settings.target.is_none() {
-            return Err(err("target", None, "no target (and none in [defaults])".into()));
+            return Err(err(
+                "target",
+                None,
+                "no target (and none in [defaults])".into(),
+            ));
         }
         if r.expect.is_empty() {
             return Err(err(
@@ -338,7 +349,10 @@ expect = { elle-list-append = { found = ["G2-item"], absent = ["G0"] }, session 
     fn errors_name_file_line_and_field() {
         let bad = GOOD.replace("linearizable = \"valid\"", "linearizable = \"vald\"");
         let e = parse("m.toml", &bad).unwrap_err().to_string();
-        assert!(e.starts_with("m.toml:11: field row[0].expect.linearizable: \"vald\""), "{e}");
+        assert!(
+            e.starts_with("m.toml:11: field row[0].expect.linearizable: \"vald\""),
+            "{e}"
+        );
 
         let dup = GOOD.replace("name = \"b\"", "name = \"a\"");
         let e = parse("m.toml", &dup).unwrap_err().to_string();

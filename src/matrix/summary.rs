@@ -120,10 +120,10 @@ pub fn html(title: &str, out: &Path, rows: &[RowResult]) -> String {
         } else {
             format!("<br><small>{}</small>", escape(&r.reasons.join("; ")))
         };
-        let _ = write!(
+        let _ = writeln!(
             body,
             "<tr style=\"background:{color}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td><b>{}</b>{reasons}</td><td>{:.1} s</td><td>{link}</td><td><small>{}</small></td></tr>\n",
+             <td><b>{}</b>{reasons}</td><td>{:.1} s</td><td>{link}</td><td><small>{}</small></td></tr>",
             escape(&r.name),
             escape(&r.target),
             escape(&r.expected),
@@ -216,9 +216,16 @@ mod tests {
     fn junit_counts_and_escapes() {
         let x = junit(
             "m",
-            &[row("a", Status::Pass), row("b", Status::Fail), row("c", Status::Skipped)],
+            &[
+                row("a", Status::Pass),
+                row("b", Status::Fail),
+                row("c", Status::Skipped),
+            ],
         );
-        assert!(x.contains("tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""), "{x}");
+        assert!(
+            x.contains("tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""),
+            "{x}"
+        );
         assert!(x.contains("<failure message=\"x &lt;y&gt;\">"), "{x}");
         assert!(x.contains("<skipped message="), "{x}");
     }

@@ -27,12 +27,7 @@ fn mop(f: &str, k: &str, v: Value) -> Value {
 
 /// Starts `target` on `n` nodes, runs `ops` against the first node's client, checks each
 /// completion with `check`, tears down and asserts nothing is left.
-async fn exercise(
-    target: &str,
-    n: usize,
-    opts: &[&str],
-    ops: Vec<Invocation>,
-) -> Vec<Completion> {
+async fn exercise(target: &str, n: usize, opts: &[&str], ops: Vec<Invocation>) -> Vec<Completion> {
     if let Err(e) = real::available(target) {
         eprintln!("skipping {target}: {e}");
         return Vec::new();
@@ -58,7 +53,11 @@ async fn exercise(
         for l in &logs {
             let text = std::fs::read_to_string(l).unwrap_or_default();
             let tail: Vec<&str> = text.lines().rev().take(15).collect();
-            eprintln!("setup failed ({e}); {}:\n{}", l.display(), tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+            eprintln!(
+                "setup failed ({e}); {}:\n{}",
+                l.display(),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
         }
     }
     t.teardown().await.unwrap();
@@ -84,7 +83,10 @@ fn append_ops() -> Vec<Invocation> {
         Invocation::new("txn", Value::List(vec![mop("append", "l1", 1.into())])),
         Invocation::new(
             "txn",
-            Value::List(vec![mop("append", "l1", 2.into()), mop("r", "l1", Value::Nil)]),
+            Value::List(vec![
+                mop("append", "l1", 2.into()),
+                mop("r", "l1", Value::Nil),
+            ]),
         ),
         Invocation::new("txn", Value::List(vec![mop("r", "l1", Value::Nil)])),
     ]
@@ -170,5 +172,8 @@ async fn postgres_serves_appends_and_transfers_with_a_sync_standby() {
     );
     let balances = last_read(&cs);
     assert_eq!(balances.get("x"), None);
-    assert!(matches!(balances, Value::Map(ref m) if m.len() == 5), "{balances:?}");
+    assert!(
+        matches!(balances, Value::Map(ref m) if m.len() == 5),
+        "{balances:?}"
+    );
 }

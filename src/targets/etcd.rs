@@ -118,10 +118,15 @@ impl Etcd {
     }
 
     async fn healthy(&self, node: &str) -> Result<(), String> {
-        let mut kv = self.kv(node, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+        let mut kv = self
+            .kv(node, Duration::from_secs(2))
+            .map_err(|e| e.to_string())?;
         // A linearizable read succeeds only with a leader and a quorum.
         kv.serializable = false;
-        kv.get("faultline-health").await.map(|_| ()).map_err(|e| e.to_string())
+        kv.get("faultline-health")
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     /// The member the cluster names as leader, by asking each member's status.
@@ -316,7 +321,10 @@ impl EtcdClient {
         if ok {
             Ok(Value::List(out))
         } else {
-            Err(OpError::not_applied("conflict", "a key changed since it was read"))
+            Err(OpError::not_applied(
+                "conflict",
+                "a key changed since it was read",
+            ))
         }
     }
 }

@@ -48,7 +48,8 @@ impl External {
                 options.origin
             ))
         })?;
-        let spec = Spec::load(std::path::Path::new(file)).map_err(|e| BuildError::Bad(e.to_string()))?;
+        let spec =
+            Spec::load(std::path::Path::new(file)).map_err(|e| BuildError::Bad(e.to_string()))?;
         let same_ip = env.nodes().windows(2).all(|w| w[0].ip == w[1].ip);
         let mut addrs = BTreeMap::new();
         for (i, n) in env.nodes().iter().enumerate() {
@@ -154,9 +155,11 @@ impl Target for External {
                 self.start_node(node).await?;
             }
             for node in &self.nodes {
-                super::real::wait_until(Duration::from_secs(30), &format!("{} on {node}", self.spec.name), || {
-                    self.listening(node)
-                })
+                super::real::wait_until(
+                    Duration::from_secs(30),
+                    &format!("{} on {node}", self.spec.name),
+                    || self.listening(node),
+                )
                 .await?;
             }
             Ok(())
@@ -257,7 +260,10 @@ pub fn request_line(op: &Invocation) -> String {
 /// The completion a reply line gives; anything unexpected is `info` (the op may have run).
 pub fn parse_reply(line: &str) -> Completion {
     let Ok(j) = serde_json::from_str::<Json>(line.trim()) else {
-        return Completion::info(format!("client program replied with non-JSON: {}", line.trim()));
+        return Completion::info(format!(
+            "client program replied with non-JSON: {}",
+            line.trim()
+        ));
     };
     let value = j
         .get("value")
@@ -372,7 +378,10 @@ mod tests {
 
     #[test]
     fn replies_map_to_completions_and_garbage_is_info() {
-        assert_eq!(parse_reply(r#"{"type":"ok","value":5}"#).value, Value::Int(5));
+        assert_eq!(
+            parse_reply(r#"{"type":"ok","value":5}"#).value,
+            Value::Int(5)
+        );
         assert_eq!(
             parse_reply(r#"{"type":"fail","error":"cas-mismatch"}"#).kind,
             OpType::Fail

@@ -57,12 +57,17 @@ pub fn ensure(program: &str, package: &str, service: Option<&str>) -> Result<(),
     )
     .map_err(fail)?;
     if let Some(s) = service {
-        let _ = run_bounded(Command::new("service").args([s, "stop"]), Duration::from_secs(60));
+        let _ = run_bounded(
+            Command::new("service").args([s, "stop"]),
+            Duration::from_secs(60),
+        );
     }
     if present(program) {
         Ok(())
     } else {
-        Err(fail("the package installed but the program is still missing".into()))
+        Err(fail(
+            "the package installed but the program is still missing".into(),
+        ))
     }
 }
 

@@ -93,7 +93,9 @@ pub fn parse(inv: &Invocation) -> Result<KvOp, String> {
 /// A micro-op's result in Elle's form.
 pub fn micro_value(m: &Micro, read: Option<&[i64]>) -> Value {
     match m {
-        Micro::Append(k, v) => Value::List(vec!["append".into(), k.as_str().into(), Value::Int(*v)]),
+        Micro::Append(k, v) => {
+            Value::List(vec!["append".into(), k.as_str().into(), Value::Int(*v)])
+        }
         Micro::Read(k) => Value::List(vec![
             "r".into(),
             k.as_str().into(),

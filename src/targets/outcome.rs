@@ -72,6 +72,7 @@ impl OpError {
         }
     }
 
+    #[cfg(test)]
     pub fn is_fail(&self) -> bool {
         self.certainty == Certainty::NotApplied
     }

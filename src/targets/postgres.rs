@@ -65,7 +65,15 @@ impl Shared {
             .addrs
             .get(node)
             .ok_or_else(|| OpError::not_applied("unknown-node", node.to_string()))?;
-        PgConn::connect(ip, *port, USER, "postgres", isolation, Duration::from_millis(1500)).await
+        PgConn::connect(
+            ip,
+            *port,
+            USER,
+            "postgres",
+            isolation,
+            Duration::from_millis(1500),
+        )
+        .await
     }
 }
 
@@ -85,7 +93,14 @@ impl Postgres {
     pub fn new(options: &Options, env: Arc<dyn Env>) -> Result<Postgres, BuildError> {
         options.only(
             "postgres",
-            &["replication", "synchronous_commit", "reads", "isolation", "accounts", "total"],
+            &[
+                "replication",
+                "synchronous_commit",
+                "reads",
+                "isolation",
+                "accounts",
+                "total",
+            ],
         )?;
         let replication = options.choice("replication", &["async", "sync", "quorum"])?;
         let synchronous_commit = options.choice(
@@ -112,7 +127,9 @@ impl Postgres {
         }
         let nodes: Vec<String> = env.nodes().iter().map(|n| n.name.clone()).collect();
         if nodes.is_empty() {
-            return Err(BuildError::Bad("postgres: the environment has no nodes".into()));
+            return Err(BuildError::Bad(
+                "postgres: the environment has no nodes".into(),
+            ));
         }
         let paths = Paths::new("postgres", env.as_ref())
             .map_err(|e| BuildError::Bad(format!("postgres: creating its directories: {e}")))?;
@@ -144,7 +161,12 @@ impl Postgres {
     }
 
     /// Runs a PostgreSQL program on a node as user postgres, bounded.
-    async fn as_postgres(&self, node: &str, program: &str, args: &[String]) -> Result<(), TargetError> {
+    async fn as_postgres(
+        &self,
+        node: &str,
+        program: &str,
+        args: &[String],
+    ) -> Result<(), TargetError> {
         let mut full = vec![
             format!("--reuid={USER}"),
             format!("--regid={USER}"),
@@ -192,19 +214,19 @@ impl Postgres {
         ];
         args.extend(vars.iter().map(|(k, v)| format!("{k}={v}")));
         args.extend([
-                self.bin.join("postgres").display().to_string(),
-                "-D".into(),
-                dir.display().to_string(),
-                "-c".into(),
-                format!("listen_addresses={ip}"),
-                "-c".into(),
-                format!("port={port}"),
-                "-c".into(),
-                // Not the data directory: pg_basebackup would copy the primary's lock file.
-                format!("unix_socket_directories={}", sock.display()),
-                "-c".into(),
-                format!("cluster_name={node}"),
-            ]);
+            self.bin.join("postgres").display().to_string(),
+            "-D".into(),
+            dir.display().to_string(),
+            "-c".into(),
+            format!("listen_addresses={ip}"),
+            "-c".into(),
+            format!("port={port}"),
+            "-c".into(),
+            // Not the data directory: pg_basebackup would copy the primary's lock file.
+            format!("unix_socket_directories={}", sock.display()),
+            "-c".into(),
+            format!("cluster_name={node}"),
+        ]);
         Ok(Spawn {
             program: "setpriv".into(),
             args,
@@ -289,7 +311,10 @@ impl Postgres {
             if self.env().alive(node, pid).await {
                 let _ = self.env().signal(node, pid, Signal::Cont).await;
                 let args = vec!["-INT".to_string(), pid.to_string()];
-                let _ = self.env().exec(node, "kill", &args, Duration::from_secs(5)).await;
+                let _ = self
+                    .env()
+                    .exec(node, "kill", &args, Duration::from_secs(5))
+                    .await;
                 for _ in 0..50 {
                     if !self.env().alive(node, pid).await {
                         break;
@@ -386,9 +411,11 @@ impl Target for Postgres {
                 self.start_node(node).await?;
             }
             for node in &self.shared.nodes[1..] {
-                wait_until(Duration::from_secs(60), &format!("postgres standby {node}"), || {
-                    self.serving(node, true)
-                })
+                wait_until(
+                    Duration::from_secs(60),
+                    &format!("postgres standby {node}"),
+                    || self.serving(node, true),
+                )
                 .await?;
             }
             let c = self
@@ -476,7 +503,10 @@ impl Clock for Postgres {
         offset_ms: i64,
     ) -> BoxFuture<'a, Result<(), TargetError>> {
         Box::pin(async move {
-            let c = self.clock.as_ref().ok_or(TargetError::Unsupported("clock"))?;
+            let c = self
+                .clock
+                .as_ref()
+                .ok_or(TargetError::Unsupported("clock"))?;
             c.set_offset(node, offset_ms)
                 .map_err(|e| TargetError::Other(format!("clock file for {node}: {e}")))
         })
@@ -492,7 +522,8 @@ struct PgClient {
 
 impl PgClient {
     async fn conn(&mut self, read_only: bool) -> Result<(String, &PgConn), OpError> {
-        let to_standby = read_only && self.shared.reads_standbys && self.node != self.shared.nodes[0];
+        let to_standby =
+            read_only && self.shared.reads_standbys && self.node != self.shared.nodes[0];
         if to_standby {
             if self.local.is_none() {
                 // SERIALIZABLE is refused on a hot standby; REPEATABLE READ is its snapshot.
@@ -502,14 +533,20 @@ impl PgClient {
                 };
                 self.local = Some(self.shared.connect(&self.node, iso).await?);
             }
-            let c = self.local.as_ref().ok_or_else(|| OpError::not_applied("io", "no connection"))?;
+            let c = self
+                .local
+                .as_ref()
+                .ok_or_else(|| OpError::not_applied("io", "no connection"))?;
             return Ok((self.node.clone(), c));
         }
         let p = self.shared.nodes[0].clone();
         if self.primary.is_none() {
             self.primary = Some(self.shared.connect(&p, self.shared.isolation).await?);
         }
-        let c = self.primary.as_ref().ok_or_else(|| OpError::not_applied("io", "no connection"))?;
+        let c = self
+            .primary
+            .as_ref()
+            .ok_or_else(|| OpError::not_applied("io", "no connection"))?;
         Ok((p, c))
     }
 
@@ -546,7 +583,11 @@ impl PgClient {
                 let b = c.balances().await?;
                 Ok((
                     n,
-                    Value::Map(b.into_iter().map(|(k, v)| (Value::Int(k), Value::Int(v))).collect()),
+                    Value::Map(
+                        b.into_iter()
+                            .map(|(k, v)| (Value::Int(k), Value::Int(v)))
+                            .collect(),
+                    ),
                 ))
             }
             KvOp::Read(_) | KvOp::Write(..) | KvOp::Cas(..) => Err(OpError::not_applied(
@@ -568,7 +609,10 @@ impl Client for PgClient {
                 Ok((n, v)) => Completion::ok(v).with_node(n),
                 Err(e) => {
                     // A broken or timed-out connection is not reused.
-                    if e.kind != "serialization-failure" && e.kind != "deadlock" && e.kind != "insufficient-funds" {
+                    if e.kind != "serialization-failure"
+                        && e.kind != "deadlock"
+                        && e.kind != "insufficient-funds"
+                    {
                         self.primary = None;
                         self.local = None;
                     }

@@ -38,6 +38,7 @@ pub enum BuildError {
 }
 
 impl Options {
+    #[cfg(test)]
     pub fn new(origin: impl Into<String>) -> Options {
         Options {
             values: BTreeMap::new(),
@@ -45,7 +46,8 @@ impl Options {
         }
     }
 
-    /// Parses `key=value` items (e.g. from `--target-opt`).
+    /// Parses `key=value` items.
+    #[cfg(test)]
     pub fn parse<'a>(
         origin: impl Into<String>,
         items: impl IntoIterator<Item = &'a str>,
@@ -61,11 +63,6 @@ impl Options {
             o.values.insert(k.trim().to_string(), v.trim().to_string());
         }
         Ok(o)
-    }
-
-    pub fn set(mut self, k: &str, v: impl Into<String>) -> Options {
-        self.values.insert(k.to_string(), v.into());
-        self
     }
 
     pub fn get(&self, k: &str) -> Option<&str> {
@@ -172,7 +169,11 @@ impl Paths {
 }
 
 /// Waits until `probe` succeeds, at most `limit`; the last error otherwise.
-pub async fn wait_until<F, Fut>(limit: Duration, what: &str, mut probe: F) -> Result<(), TargetError>
+pub async fn wait_until<F, Fut>(
+    limit: Duration,
+    what: &str,
+    mut probe: F,
+) -> Result<(), TargetError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), String>>,
@@ -235,11 +236,13 @@ pub fn available(name: &str) -> Result<(), Unavailable> {
         "redis" => super::install::ensure("redis-server", "redis-server", Some("redis-server")),
         "postgres" | "postgresql" => {
             super::install::ensure("pg_basebackup", "postgresql", Some("postgresql"))?;
-            super::postgres::bin_dir().map(|_| ()).ok_or_else(|| Unavailable {
-                program: "postgres".into(),
-                package: "postgresql".into(),
-                why: "no /usr/lib/postgresql/*/bin/postgres".into(),
-            })
+            super::postgres::bin_dir()
+                .map(|_| ())
+                .ok_or_else(|| Unavailable {
+                    program: "postgres".into(),
+                    package: "postgresql".into(),
+                    why: "no /usr/lib/postgresql/*/bin/postgres".into(),
+                })
         }
         _ => Ok(()),
     }
@@ -256,7 +259,10 @@ mod tests {
             .choice("isolation", &["serializable", "repeatable-read"])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("row pg") && e.contains("isolation") && e.contains("snapshot"), "{e}");
+        assert!(
+            e.contains("row pg") && e.contains("isolation") && e.contains("snapshot"),
+            "{e}"
+        );
         let e = o.only("postgres", &["reads"]).unwrap_err().to_string();
         assert!(e.contains("no option \"isolation\""), "{e}");
         assert!(Options::parse("cli", ["novalue"]).is_err());

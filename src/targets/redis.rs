@@ -76,7 +76,11 @@ impl Shared {
             .ok_or_else(|| OpError::not_applied("unknown-node", via.to_string()))?;
         let mut c = RedisConn::connect(&format!("{ip}:{sp}"), Duration::from_millis(500)).await?;
         let r = c
-            .cmd(&[b"SENTINEL", b"get-master-addr-by-name", MASTER_NAME.as_bytes()])
+            .cmd(&[
+                b"SENTINEL",
+                b"get-master-addr-by-name",
+                MASTER_NAME.as_bytes(),
+            ])
             .await
             // Asking sentinel changes nothing: any error means "no answer", not "maybe".
             .map_err(|e| OpError::not_applied("sentinel", e.detail))?;
@@ -123,7 +127,9 @@ impl Redis {
         }
         let nodes: Vec<String> = env.nodes().iter().map(|n| n.name.clone()).collect();
         if nodes.is_empty() {
-            return Err(BuildError::Bad("redis: the environment has no nodes".into()));
+            return Err(BuildError::Bad(
+                "redis: the environment has no nodes".into(),
+            ));
         }
         let paths = Paths::new("redis", env.as_ref())
             .map_err(|e| BuildError::Bad(format!("redis: creating its directories: {e}")))?;
@@ -257,11 +263,20 @@ impl Target for Redis {
                     self.sentinels.spawn(node, &spawn).await?;
                 }
                 for node in &self.shared.nodes {
-                    wait_until(Duration::from_secs(30), &format!("sentinel on {node}"), || {
-                        let s = self.shared.clone();
-                        let node = node.clone();
-                        async move { s.primary_via(&node).await.map(|_| ()).map_err(|e| e.to_string()) }
-                    })
+                    wait_until(
+                        Duration::from_secs(30),
+                        &format!("sentinel on {node}"),
+                        || {
+                            let s = self.shared.clone();
+                            let node = node.clone();
+                            async move {
+                                s.primary_via(&node)
+                                    .await
+                                    .map(|_| ())
+                                    .map_err(|e| e.to_string())
+                            }
+                        },
+                    )
                     .await?;
                 }
             }
@@ -351,7 +366,10 @@ impl RedisClient {
             let c = RedisConn::connect(&addr, Duration::from_millis(1500)).await?;
             self.primary = Some((p, c));
         }
-        let (n, c) = self.primary.as_mut().ok_or_else(|| OpError::not_applied("io", "no connection"))?;
+        let (n, c) = self
+            .primary
+            .as_mut()
+            .ok_or_else(|| OpError::not_applied("io", "no connection"))?;
         Ok((n.as_str(), c))
     }
 
@@ -368,7 +386,10 @@ impl RedisClient {
                 .ok_or_else(|| OpError::not_applied("unknown-node", self.node.clone()))?;
             self.local = Some(RedisConn::connect(&addr, Duration::from_millis(1500)).await?);
         }
-        let c = self.local.as_mut().ok_or_else(|| OpError::not_applied("io", "no connection"))?;
+        let c = self
+            .local
+            .as_mut()
+            .ok_or_else(|| OpError::not_applied("io", "no connection"))?;
         Ok((self.node.clone(), c))
     }
 

@@ -90,7 +90,8 @@ pub fn parse_response(buf: &[u8]) -> Result<Option<(Response, usize)>, HttpError
     }
     let start = head_end + 4;
     if chunked {
-        return parse_chunked(buf, start).map(|r| r.map(|(body, n)| (Response { status, body }, n)));
+        return parse_chunked(buf, start)
+            .map(|r| r.map(|(body, n)| (Response { status, body }, n)));
     }
     let n = length.unwrap_or(0);
     if n > MAX_RESPONSE {
@@ -167,10 +168,6 @@ impl HttpConn {
             buf: Vec::new(),
             timeout,
         }
-    }
-
-    pub fn addr(&self) -> &str {
-        &self.addr
     }
 
     /// POSTs `body` to `path`. Errors before the request was written are `fail`; after,

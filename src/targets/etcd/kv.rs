@@ -146,10 +146,6 @@ impl EtcdKv {
         }
     }
 
-    pub fn addr(&self) -> &str {
-        self.http.addr()
-    }
-
     async fn call(&mut self, path: &str, body: Json, read_only: bool) -> Result<Json, OpError> {
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let resp = match self.http.post(path, &bytes).await {
@@ -180,7 +176,8 @@ impl EtcdKv {
     }
 
     pub async fn put(&mut self, key: &str, value: &str) -> Result<(), OpError> {
-        let body = json!({"key": b64_encode(key.as_bytes()), "value": b64_encode(value.as_bytes())});
+        let body =
+            json!({"key": b64_encode(key.as_bytes()), "value": b64_encode(value.as_bytes())});
         self.call("/v3/kv/put", body, false).await.map(|_| ())
     }
 

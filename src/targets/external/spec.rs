@@ -87,7 +87,9 @@ pub enum SpecError {
 }
 
 const NODE_PLACEHOLDERS: &[&str] = &["node", "ip", "port", "addr", "data_dir", "peers", "dir"];
-const SIGNAL_PLACEHOLDERS: &[&str] = &["node", "ip", "port", "addr", "data_dir", "peers", "dir", "pid"];
+const SIGNAL_PLACEHOLDERS: &[&str] = &[
+    "node", "ip", "port", "addr", "data_dir", "peers", "dir", "pid",
+];
 const CLIENT_PLACEHOLDERS: &[&str] = &["node", "ip", "port", "addr", "peers", "dir"];
 
 /// The 1-based line where `key = ` is set inside `[section]` (or the section header).
@@ -143,7 +145,13 @@ impl Spec {
         })?;
         let dir = path
             .parent()
-            .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
             .and_then(|p| p.canonicalize().ok())
             .unwrap_or_else(|| PathBuf::from("."));
         Spec::parse(&path.display().to_string(), &text, dir)
@@ -262,7 +270,10 @@ command = "python3 {dir}/kv-client.py {addr}"
     #[test]
     fn fills_placeholders() {
         assert_eq!(
-            fill("a {node} {addr} {x}", &[("node", "n1".into()), ("addr", "1:2".into())]),
+            fill(
+                "a {node} {addr} {x}",
+                &[("node", "n1".into()), ("addr", "1:2".into())]
+            ),
             "a n1 1:2 {x}"
         );
         assert_eq!(placeholders("{a} b {c}"), vec!["a", "c"]);

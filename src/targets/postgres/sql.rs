@@ -104,8 +104,7 @@ impl PgConn {
             .user(user)
             .dbname(dbname)
             .connect_timeout(timeout);
-        let (client, connection) = match tokio::time::timeout(timeout, cfg.connect(NoTls)).await
-        {
+        let (client, connection) = match tokio::time::timeout(timeout, cfg.connect(NoTls)).await {
             Err(_) => return Err(OpError::timeout(false)),
             Ok(Err(e)) => return Err(OpError::not_applied("connect", e.to_string())),
             Ok(Ok(c)) => c,
@@ -272,7 +271,10 @@ mod tests {
 
     #[test]
     fn parses_isolation_levels_in_the_spellings_people_use() {
-        assert_eq!(Isolation::parse("serializable"), Some(Isolation::Serializable));
+        assert_eq!(
+            Isolation::parse("serializable"),
+            Some(Isolation::Serializable)
+        );
         assert_eq!(
             Isolation::parse("repeatable_read"),
             Some(Isolation::RepeatableRead)

@@ -115,7 +115,10 @@ fn parse_at(buf: &[u8], at: usize, depth: usize) -> Result<Option<(Resp, usize)>
             if &buf[next + n..next + n + 2] != b"\r\n" {
                 return Err(RespError::MissingCrlf(at));
             }
-            Ok(Some((Resp::Bulk(Some(buf[next..next + n].to_vec())), next + n + 2)))
+            Ok(Some((
+                Resp::Bulk(Some(buf[next..next + n].to_vec())),
+                next + n + 2,
+            )))
         }
         b'*' => {
             let n = number(buf, at + 1, end)?;
@@ -226,7 +229,10 @@ impl RedisConn {
     }
 
     pub async fn set(&mut self, key: &str, value: &str) -> Result<(), OpError> {
-        expect_ok(self.cmd(&[b"SET", key.as_bytes(), value.as_bytes()]).await?)
+        expect_ok(
+            self.cmd(&[b"SET", key.as_bytes(), value.as_bytes()])
+                .await?,
+        )
     }
 
     /// Compare-and-set as one Lua script, which Redis runs atomically. True if it swapped.
@@ -246,7 +252,10 @@ impl RedisConn {
         {
             Resp::Int(n) => Ok(n == 1),
             Resp::Error(e) => Err(server_error(&e)),
-            other => Err(OpError::unknown("protocol", format!("EVAL replied {other:?}"))),
+            other => Err(OpError::unknown(
+                "protocol",
+                format!("EVAL replied {other:?}"),
+            )),
         }
     }
 
@@ -257,24 +266,11 @@ impl RedisConn {
         match self.cmd(&[b"WAIT", n.as_bytes(), t.as_bytes()]).await? {
             Resp::Int(k) => Ok(k),
             Resp::Error(e) => Err(OpError::unknown("wait", e)),
-            other => Err(OpError::unknown("protocol", format!("WAIT replied {other:?}"))),
+            other => Err(OpError::unknown(
+                "protocol",
+                format!("WAIT replied {other:?}"),
+            )),
         }
-    }
-
-    pub async fn rpush(&mut self, key: &str, value: &str) -> Result<i64, OpError> {
-        match self
-            .cmd(&[b"RPUSH", key.as_bytes(), value.as_bytes()])
-            .await?
-        {
-            Resp::Int(n) => Ok(n),
-            Resp::Error(e) => Err(server_error(&e)),
-            other => Err(OpError::unknown("protocol", format!("RPUSH replied {other:?}"))),
-        }
-    }
-
-    pub async fn lrange(&mut self, key: &str) -> Result<Vec<String>, OpError> {
-        let r = self.cmd(&[b"LRANGE", key.as_bytes(), b"0", b"-1"]).await?;
-        list_of(r)
     }
 
     /// Runs commands as one MULTI/EXEC transaction; the replies of the queued commands.
@@ -290,7 +286,10 @@ impl RedisConn {
             Some(Resp::Array(Some(items))) => Ok(items),
             Some(Resp::Array(None)) => Err(OpError::not_applied("aborted", "EXEC returned nil")),
             Some(Resp::Error(e)) => Err(server_error(&e)),
-            other => Err(OpError::unknown("protocol", format!("EXEC replied {other:?}"))),
+            other => Err(OpError::unknown(
+                "protocol",
+                format!("EXEC replied {other:?}"),
+            )),
         }
     }
 
@@ -303,19 +302,6 @@ impl RedisConn {
             r => r.as_text().unwrap_or_default(),
         };
         Ok(parse_info(&text))
-    }
-
-    /// `REPLICAOF host port`, or `REPLICAOF NO ONE` with `None`.
-    pub async fn replicaof(&mut self, primary: Option<(&str, u16)>) -> Result<(), OpError> {
-        let r = match primary {
-            Some((host, port)) => {
-                let p = port.to_string();
-                self.cmd(&[b"REPLICAOF", host.as_bytes(), p.as_bytes()])
-                    .await?
-            }
-            None => self.cmd(&[b"REPLICAOF", b"NO", b"ONE"]).await?,
-        };
-        expect_ok(r)
     }
 }
 
@@ -344,7 +330,10 @@ fn expect_ok(r: Resp) -> Result<(), OpError> {
     match r {
         Resp::Simple(s) if s == "OK" => Ok(()),
         Resp::Error(e) => Err(server_error(&e)),
-        other => Err(OpError::unknown("protocol", format!("expected OK, got {other:?}"))),
+        other => Err(OpError::unknown(
+            "protocol",
+            format!("expected OK, got {other:?}"),
+        )),
     }
 }
 
@@ -354,7 +343,10 @@ pub fn list_of(r: Resp) -> Result<Vec<String>, OpError> {
         Resp::Array(Some(items)) => Ok(items.iter().filter_map(Resp::as_text).collect()),
         Resp::Array(None) => Ok(Vec::new()),
         Resp::Error(e) => Err(server_error(&e)),
-        other => Err(OpError::unknown("protocol", format!("expected a list, got {other:?}"))),
+        other => Err(OpError::unknown(
+            "protocol",
+            format!("expected a list, got {other:?}"),
+        )),
     }
 }
 
@@ -416,15 +408,13 @@ mod tests {
             Err(RespError::MissingCrlf(0))
         ));
         let deep = "*1\r\n".repeat(40);
-        assert!(matches!(
-            parse(deep.as_bytes()),
-            Err(RespError::TooDeep(_))
-        ));
+        assert!(matches!(parse(deep.as_bytes()), Err(RespError::TooDeep(_))));
     }
 
     #[test]
     fn parses_info_replication() {
-        let info = "# Replication\r\nrole:slave\r\nmaster_host:10.0.0.1\r\nmaster_link_status:up\r\n";
+        let info =
+            "# Replication\r\nrole:slave\r\nmaster_host:10.0.0.1\r\nmaster_link_status:up\r\n";
         let kv = parse_info(info);
         assert!(kv.contains(&("role".into(), "slave".into())));
         assert!(kv.contains(&("master_link_status".into(), "up".into())));

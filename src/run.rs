@@ -162,3 +162,9 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
     let settings = Settings::resolve(file, flags, args.node_binary.clone());
     flow::run(settings)
 }
+
+/// Runs one test from resolved settings: the library entry point `faultline matrix` uses.
+/// Prints the same summary as `faultline run` and returns its exit code.
+pub fn run_settings(settings: Settings) -> anyhow::Result<i32> {
+    flow::run(settings)
+}

@@ -1,0 +1,409 @@
+//! The `ssh` environment: nodes are real hosts named in a hosts file ([`hosts`]) and driven
+//! over SSH (libssh2 via the `ssh2` crate), as Jepsen's control layer drives its nodes.
+//!
+//! Everything a fault needs is a command on the host: iptables for partitions, tc for slow
+//! links, signals for kill and pause, `date -s` for clock steps. So the environment offers
+//! the same verbs as `netns` (exec, spawn, signal), and targets and nemeses run unchanged.
+//!
+//! Safety: host keys are checked against known_hosts ([`known_hosts`]); only processes this
+//! environment started are ever signalled (PID plus start time, so a reused PID is left
+//! alone); clock steps are recorded and reversed at teardown, and refused outright on the
+//! controller's own machine ([`local`]). Nothing here logs a passphrase or key material.
+
+pub mod clock;
+pub mod conn;
+pub mod hosts;
+pub mod known_hosts;
+pub mod local;
+pub mod pool;
+pub mod shell;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use conn::{CommandOutput, SshError};
+pub use hosts::{Host, HostsError, HostsFile};
+use known_hosts::HostKeyPolicy;
+use pool::HostPool;
+
+/// How to connect.
+#[derive(Clone, Debug)]
+pub struct SshOptions {
+    /// Trust-on-first-use for hosts missing from known_hosts (never for changed keys).
+    pub accept_new_host_keys: bool,
+    /// Bound on TCP connect + handshake + login.
+    pub connect_timeout: Duration,
+    /// Where node logs are downloaded to at teardown (`<run_dir>/nodes/<name>/`).
+    pub run_dir: Option<PathBuf>,
+}
+
+impl Default for SshOptions {
+    fn default() -> Self {
+        SshOptions {
+            accept_new_host_keys: false,
+            connect_timeout: Duration::from_secs(10),
+            run_dir: None,
+        }
+    }
+}
+
+/// A process this environment started: the start time tells it apart from a later
+/// process that got the same PID.
+#[derive(Clone, Debug)]
+struct Started {
+    start_ticks: String,
+}
+
+/// Hosts over SSH. The blocking core; the async `Env` face runs these on tokio's blocking pool.
+pub struct SshHosts {
+    pub file: HostsFile,
+    pools: Vec<Arc<HostPool>>,
+    options: SshOptions,
+    started: Mutex<HashMap<(String, u32), Started>>,
+    /// Local files already uploaded, per host: local path -> remote path.
+    uploads: Mutex<HashMap<(String, PathBuf), String>>,
+    clock: clock::ClockLedger,
+    controller_ip: Option<IpAddr>,
+}
+
+/// How long setup-type commands (mkdir, identity probes) may take.
+const SHORT: Duration = Duration::from_secs(30);
+
+impl SshHosts {
+    /// Connects to every host (in parallel), checking host keys and logins, and makes each
+    /// host's working directory with its `logs/` subdirectory. Fails if any host fails:
+    /// a run on part of a cluster is not the run that was asked for.
+    pub fn connect(file: HostsFile, options: SshOptions) -> Result<SshHosts, SshError> {
+        let policy = Arc::new(HostKeyPolicy::new(file.known_hosts.clone(), options.accept_new_host_keys));
+        let pools: Vec<Arc<HostPool>> = file
+            .hosts
+            .iter()
+            .map(|h| Arc::new(HostPool::new(h.clone(), policy.clone(), options.connect_timeout)))
+            .collect();
+        let prepared: Vec<Result<IpAddr, SshError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = pools.iter().map(|p| s.spawn(|| prepare(p))).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(panicked("connecting"))))
+                .collect()
+        });
+        let mut controller_ip = None;
+        for r in prepared {
+            controller_ip.get_or_insert(r?);
+        }
+        Ok(SshHosts {
+            file,
+            pools,
+            options,
+            started: Mutex::new(HashMap::new()),
+            uploads: Mutex::new(HashMap::new()),
+            clock: clock::ClockLedger::default(),
+            controller_ip,
+        })
+    }
+
+    pub fn hosts(&self) -> impl Iterator<Item = &Host> {
+        self.pools.iter().map(|p| &p.host)
+    }
+
+    /// The controller's address as the hosts see it (the source of its SSH connections).
+    pub fn controller_ip(&self) -> Option<IpAddr> {
+        self.controller_ip
+    }
+
+    fn pool(&self, node: &str) -> Result<&Arc<HostPool>, SshError> {
+        self.pools.iter().find(|p| p.host.name == node).ok_or_else(|| SshError::Failed {
+            host: node.into(),
+            what: "lookup".into(),
+            message: "no such host in the hosts file".into(),
+        })
+    }
+
+    /// Runs `program args...` on `node` (through sudo if configured).
+    pub fn exec(&self, node: &str, program: &str, args: &[String], timeout: Duration) -> Result<CommandOutput, SshError> {
+        let pool = self.pool(node)?;
+        pool.exec(&shell::with_sudo(&shell::command_line(program, args), pool.host.sudo), timeout)
+    }
+
+    /// Runs a shell script on `node` (through sudo if configured).
+    pub fn script(&self, node: &str, script: &str, timeout: Duration) -> Result<CommandOutput, SshError> {
+        let pool = self.pool(node)?;
+        pool.exec(&shell::with_sudo(script, pool.host.sudo), timeout)
+    }
+
+    /// Uploads a local file into `node`'s working directory as `name` (executable when
+    /// `mode` says so); returns the remote path. Skips files already uploaded by this run.
+    pub fn upload(&self, node: &str, local: &Path, name: &str, mode: i32) -> Result<String, SshError> {
+        let pool = self.pool(node)?;
+        let key = (node.to_string(), local.to_path_buf());
+        if let Some(r) = self.uploads.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(r.clone());
+        }
+        let remote = format!("{}/{}", pool.host.dir, name);
+        // Large files over slow links: allow a minute plus a second per MiB.
+        let size = std::fs::metadata(local).map(|m| m.len()).unwrap_or(0);
+        let timeout = Duration::from_secs(60 + size / (1 << 20));
+        pool.with_conn(timeout, |c, left| c.upload(local, &remote, mode, left))?;
+        self.uploads.lock().unwrap_or_else(|p| p.into_inner()).insert(key, remote.clone());
+        Ok(remote)
+    }
+
+    /// Uploads one local file to every host in parallel.
+    pub fn upload_all(&self, local: &Path, name: &str, mode: i32) -> Result<(), SshError> {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = self
+                .hosts()
+                .map(|h| s.spawn(move || self.upload(&h.name, local, name, mode)))
+                .collect();
+            for h in handles {
+                h.join().unwrap_or_else(|_| Err(panicked("uploading")))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Where a log file named by the caller lives on the host: its file name, under `logs/`.
+    pub fn remote_log(&self, node: &str, log: &Path) -> Result<String, SshError> {
+        let pool = self.pool(node)?;
+        let name = log
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "node.log".into());
+        Ok(format!("{}/logs/{}", pool.host.dir, name))
+    }
+
+    /// Starts a long-running process detached from the SSH session; returns its PID.
+    /// The faultline binary itself is uploaded first if `program` is it, so the built-in
+    /// store runs on hosts that never had faultline installed.
+    pub fn spawn(
+        &self,
+        node: &str,
+        program: &Path,
+        args: &[String],
+        vars: &[(String, String)],
+        log: &Path,
+    ) -> Result<u32, SshError> {
+        let pool = self.pool(node)?;
+        let program = self.remote_program(node, program)?;
+        let log = self.remote_log(node, log)?;
+        let script = shell::spawn(&pool.host.dir, &program, args, vars, &log);
+        let out = pool.exec(&shell::with_sudo(&script, pool.host.sudo), SHORT)?;
+        let failed = |message: String| SshError::Failed {
+            host: node.into(),
+            what: format!("starting {program}"),
+            message,
+        };
+        if out.status != Some(0) {
+            return Err(failed(format!("exit {:?}: {}", out.status, out.stderr.trim())));
+        }
+        let mut words = out.stdout.split_whitespace();
+        let pid: u32 = words
+            .next()
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| failed(format!("no PID in {:?}", out.stdout.trim())))?;
+        let start_ticks = words.next().unwrap_or_default().to_string();
+        if start_ticks.is_empty() {
+            // The process was gone before we could read its start time: it failed at once.
+            return Err(failed(format!("exited immediately; see {log} on the host")));
+        }
+        self.started
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((node.to_string(), pid), Started { start_ticks });
+        Ok(pid)
+    }
+
+    fn remote_program(&self, node: &str, program: &Path) -> Result<String, SshError> {
+        let this = std::env::current_exe().ok();
+        if this.as_deref() == Some(program) {
+            return self.upload(node, program, "faultline", 0o755);
+        }
+        if let Some(r) = self
+            .uploads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(node.to_string(), program.to_path_buf()))
+        {
+            return Ok(r.clone());
+        }
+        Ok(program.to_string_lossy().into_owned())
+    }
+
+    fn started(&self, node: &str, pid: u32) -> Result<Started, SshError> {
+        self.started
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(node.to_string(), pid))
+            .cloned()
+            .ok_or_else(|| SshError::Failed {
+                host: node.into(),
+                what: format!("signalling PID {pid}"),
+                message: "not a process this run started; refusing".into(),
+            })
+    }
+
+    /// Sends `signal` to a process this environment started. A process that is already gone
+    /// is not an error (killing a dead node is a no-op, as in netns).
+    pub fn signal(&self, node: &str, pid: u32, signal: i32) -> Result<(), SshError> {
+        let s = self.started(node, pid)?;
+        let out = self.script(node, &shell::signal(pid, &s.start_ticks, signal), SHORT)?;
+        if out.status == Some(0) {
+            Ok(())
+        } else {
+            Err(SshError::Failed {
+                host: node.into(),
+                what: format!("kill -{signal} {pid}"),
+                message: out.stderr.trim().to_string(),
+            })
+        }
+    }
+
+    /// Whether a process this environment started is still running.
+    pub fn alive(&self, node: &str, pid: u32) -> bool {
+        match self.started(node, pid) {
+            Ok(s) => self
+                .script(node, &shell::alive(pid, &s.start_ticks), SHORT)
+                .map(|o| o.status == Some(0))
+                .unwrap_or(false),
+            Err(_) => false,
+        }
+    }
+
+    /// Steps `node`'s wall clock by `offset_ns` and records it for [`SshHosts::restore_clocks`].
+    /// Refuses when the host is the controller's own machine.
+    pub fn step_clock(&self, node: &str, offset_ns: i64) -> Result<(), SshError> {
+        let pool = self.pool(node)?;
+        let identity = pool.exec(local::IDENTITY_SCRIPT, SHORT)?;
+        if let Some(why) = local::same_machine(pool.host.ip, &identity.stdout) {
+            return Err(SshError::Failed {
+                host: node.into(),
+                what: "stepping the clock".into(),
+                message: format!("refused: this host is the controller's own machine ({why})"),
+            });
+        }
+        let out = self.script(node, &shell::step_clock(offset_ns), SHORT)?;
+        if out.status != Some(0) {
+            return Err(SshError::Failed {
+                host: node.into(),
+                what: "stepping the clock (date -s; needs root)".into(),
+                message: out.stderr.trim().to_string(),
+            });
+        }
+        self.clock.record(node, offset_ns);
+        Ok(())
+    }
+
+    /// Net clock offset this run applied to `node`.
+    pub fn clock_offset(&self, node: &str) -> i64 {
+        self.clock.offset(node)
+    }
+
+    /// Steps every clock this run moved back by its net offset. Returns the failures.
+    pub fn restore_clocks(&self) -> Vec<SshError> {
+        let mut errors = Vec::new();
+        for (node, back) in self.clock.pending_restores() {
+            if let Err(e) = self.step_clock(&node, back) {
+                errors.push(e);
+            }
+        }
+        errors
+    }
+
+    /// Stops every process this run started that still runs: SIGTERM, then SIGKILL for
+    /// whatever is left after `grace`.
+    pub fn stop_all(&self, grace: Duration) -> Vec<SshError> {
+        let started: Vec<(String, u32)> = self
+            .started
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        let mut errors = Vec::new();
+        let live: Vec<_> = started.into_iter().filter(|(n, p)| self.alive(n, *p)).collect();
+        for (n, p) in &live {
+            // SIGCONT first: a paused process does not act on SIGTERM.
+            let _ = self.signal(n, *p, 18);
+            let _ = self.signal(n, *p, 15);
+        }
+        let deadline = std::time::Instant::now() + grace;
+        let mut left = live;
+        while !left.is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+            left.retain(|(n, p)| self.alive(n, *p));
+        }
+        for (n, p) in left {
+            if let Err(e) = self.signal(&n, p, 9) {
+                errors.push(e);
+            }
+        }
+        errors
+    }
+
+    /// Copies every host's `logs/` into `<run_dir>/nodes/<name>/`. Returns the failures.
+    pub fn download_logs(&self) -> Vec<SshError> {
+        let Some(run_dir) = self.options.run_dir.clone() else {
+            return Vec::new();
+        };
+        std::thread::scope(|s| {
+            let handles: Vec<_> = self
+                .pools
+                .iter()
+                .map(|p| {
+                    let into = run_dir.join("nodes").join(&p.host.name);
+                    s.spawn(move || {
+                        let dir = format!("{}/logs", p.host.dir);
+                        p.with_conn(Duration::from_secs(120), |c, left| c.download_dir(&dir, &into, left))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .filter_map(|h| h.join().unwrap_or_else(|_| Err(panicked("downloading logs"))).err())
+                .collect()
+        })
+    }
+
+    /// Teardown: resume and stop what we started, put clocks back, fetch logs, disconnect.
+    pub fn teardown(&self) -> Vec<SshError> {
+        let mut errors = self.stop_all(Duration::from_secs(5));
+        errors.extend(self.restore_clocks());
+        errors.extend(self.download_logs());
+        for p in &self.pools {
+            p.close();
+        }
+        errors
+    }
+}
+
+/// First contact with a host: log in, make its directories, learn our address as it sees us.
+fn prepare(pool: &HostPool) -> Result<IpAddr, SshError> {
+    let h = &pool.host;
+    let dir = shell::quote(&h.dir);
+    // With sudo the directory is made by root, so hand it to the login user: SFTP (uploads,
+    // log downloads) runs as that user, not through sudo.
+    let script = format!(
+        "mkdir -p {dir}/logs && chown {user} {dir} {dir}/logs",
+        user = shell::quote(&h.user)
+    );
+    let out = pool.exec(&shell::with_sudo(&script, h.sudo), SHORT)?;
+    if out.status != Some(0) {
+        return Err(SshError::Failed {
+            host: h.name.clone(),
+            what: format!("creating {}", h.dir),
+            message: out.stderr.trim().to_string(),
+        });
+    }
+    pool.local_ip(SHORT)
+}
+
+fn panicked(what: &str) -> SshError {
+    SshError::Failed {
+        host: "-".into(),
+        what: what.into(),
+        message: "worker thread panicked".into(),
+    }
+}

@@ -16,7 +16,11 @@ fn lab(n: usize) -> Option<Lab> {
     Some(Lab::start(n).unwrap_or_else(|e| panic!("building the ssh lab: {e}")))
 }
 
-fn connect(lab: &Lab, known_hosts: &std::path::Path, accept_new: bool) -> Result<SshHosts, SshError> {
+fn connect(
+    lab: &Lab,
+    known_hosts: &std::path::Path,
+    accept_new: bool,
+) -> Result<SshHosts, SshError> {
     let file = hosts::load(&lab.hosts_file(known_hosts, "")).expect("lab hosts file parses");
     SshHosts::connect(
         file,
@@ -36,10 +40,18 @@ fn host_keys_are_checked() {
     // Unknown: refused without the flag, and the file is left alone.
     let empty = lab.dir.path().join("kh_empty");
     std::fs::write(&empty, "").unwrap();
-    let err = connect(&lab, &empty, false).err().expect("unknown host keys must be refused");
+    let err = connect(&lab, &empty, false)
+        .err()
+        .expect("unknown host keys must be refused");
     let msg = err.to_string();
-    assert!(msg.contains("is not in") && msg.contains("SHA256:"), "{msg}");
-    assert!(!msg.contains("BEGIN OPENSSH"), "no key material in errors: {msg}");
+    assert!(
+        msg.contains("is not in") && msg.contains("SHA256:"),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains("BEGIN OPENSSH"),
+        "no key material in errors: {msg}"
+    );
     assert_eq!(std::fs::read_to_string(&empty).unwrap(), "");
     // Trust on first use with the flag: both hosts are learned, and then match without it.
     connect(&lab, &empty, true).expect("accept-new learns the keys");
@@ -47,20 +59,38 @@ fn host_keys_are_checked() {
     assert_eq!(learned.lines().count(), 2, "{learned}");
     for h in &lab.hosts {
         let b64 = h.host_pub.split_whitespace().nth(1).unwrap();
-        assert!(learned.contains(&format!("{} ssh-ed25519 {b64}", h.ip)), "{learned}");
+        assert!(
+            learned.contains(&format!("{} ssh-ed25519 {b64}", h.ip)),
+            "{learned}"
+        );
     }
     connect(&lab, &empty, false).expect("learned keys match");
     // Changed: refused even with the flag.
     let other = lab.dir.path().join("other_key");
     let o = other.to_str().unwrap();
-    let st = std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f", o]).status().unwrap();
+    let st = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f", o])
+        .status()
+        .unwrap();
     assert!(st.success());
-    let other_b64 = std::fs::read_to_string(format!("{o}.pub")).unwrap().split_whitespace().nth(1).unwrap().to_string();
+    let other_b64 = std::fs::read_to_string(format!("{o}.pub"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
     let wrong = lab.dir.path().join("kh_wrong");
     let ip1 = lab.hosts[0].ip;
-    let right2 = std::fs::read_to_string(&lab.known_hosts).unwrap().lines().nth(1).unwrap().to_string();
+    let right2 = std::fs::read_to_string(&lab.known_hosts)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_string();
     std::fs::write(&wrong, format!("{ip1} ssh-ed25519 {other_b64}\n{right2}\n")).unwrap();
-    let err = connect(&lab, &wrong, true).err().expect("a changed key must be refused");
+    let err = connect(&lab, &wrong, true)
+        .err()
+        .expect("a changed key must be refused");
     assert!(err.to_string().contains("CHANGED"), "{err}");
 }
 
@@ -72,38 +102,87 @@ fn commands_files_processes() {
 
     // stdout, stderr and exit status, with quoting intact.
     let out = env
-        .exec("n1", "sh", &["-c".into(), "echo \"out $1\"; echo err >&2; exit 3".into(), "sh".into(), "it's".into()], T)
+        .exec(
+            "n1",
+            "sh",
+            &[
+                "-c".into(),
+                "echo \"out $1\"; echo err >&2; exit 3".into(),
+                "sh".into(),
+                "it's".into(),
+            ],
+            T,
+        )
         .unwrap();
-    assert_eq!((out.status, out.stdout.as_str(), out.stderr.as_str()), (Some(3), "out it's\n", "err\n"));
+    assert_eq!(
+        (out.status, out.stdout.as_str(), out.stderr.as_str()),
+        (Some(3), "out it's\n", "err\n")
+    );
     // The command ran inside n2's namespace: it sees n2's address.
-    let out = env.exec("n2", "ip", &["-4".into(), "-o".into(), "addr".into(), "show".into(), "eth0".into()], T).unwrap();
-    assert!(out.stdout.contains(&lab.hosts[1].ip.to_string()), "{}", out.stdout);
+    let out = env
+        .exec(
+            "n2",
+            "ip",
+            &[
+                "-4".into(),
+                "-o".into(),
+                "addr".into(),
+                "show".into(),
+                "eth0".into(),
+            ],
+            T,
+        )
+        .unwrap();
+    assert!(
+        out.stdout.contains(&lab.hosts[1].ip.to_string()),
+        "{}",
+        out.stdout
+    );
     // A deadline is kept, and the connection is usable afterwards.
-    let err = env.exec("n1", "sleep", &["30".into()], Duration::from_secs(1)).unwrap_err();
+    let err = env
+        .exec("n1", "sleep", &["30".into()], Duration::from_secs(1))
+        .unwrap_err();
     assert!(matches!(err, SshError::Timeout { .. }), "{err}");
     assert_eq!(env.exec("n1", "true", &[], T).unwrap().status, Some(0));
 
     // Upload through SFTP into each host's own directory (the hosts share our filesystem,
     // so the per-host path proves the file went through that host's SSH session).
     let payload = lab.dir.path().join("payload.bin");
-    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let bytes: Vec<u8> = (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     std::fs::write(&payload, &bytes).unwrap();
     env.upload_all(&payload, "payload", 0o755).unwrap();
     for h in &lab.hosts {
         let remote = lab.dir.path().join("hosts").join(&h.name).join("payload");
         assert_eq!(std::fs::read(&remote).unwrap(), bytes, "{}", h.name);
-        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&remote).unwrap().permissions());
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&remote).unwrap().permissions(),
+        );
         assert_eq!(mode & 0o777, 0o755);
     }
 
     // Long-running processes: spawn, pause, resume, kill; logs land in the run directory.
     let sh = std::path::Path::new("/bin/sh");
     let pid = env
-        .spawn("n2", sh, &["-c".into(), "echo hello from $NODE; exec sleep 60".into()], &[("NODE".into(), "n2".into())], std::path::Path::new("/anywhere/sleeper.log"))
+        .spawn(
+            "n2",
+            sh,
+            &["-c".into(), "echo hello from $NODE; exec sleep 60".into()],
+            &[("NODE".into(), "n2".into())],
+            std::path::Path::new("/anywhere/sleeper.log"),
+        )
         .unwrap();
     assert!(env.alive("n2", pid));
     env.signal("n2", pid, 19).unwrap();
-    let state = env.exec("n2", "sh", &["-c".into(), format!("grep ^State /proc/{pid}/status")], T).unwrap();
+    let state = env
+        .exec(
+            "n2",
+            "sh",
+            &["-c".into(), format!("grep ^State /proc/{pid}/status")],
+            T,
+        )
+        .unwrap();
     assert!(state.stdout.contains("T (stopped)"), "{}", state.stdout);
     env.signal("n2", pid, 18).unwrap();
     // Only what this run started may be signalled.
@@ -115,18 +194,33 @@ fn commands_files_processes() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(!env.alive("n2", pid), "SIGKILL took effect");
-    env.signal("n2", pid, 9).expect("signalling a process that is gone is a no-op");
+    env.signal("n2", pid, 9)
+        .expect("signalling a process that is gone is a no-op");
 
     // A process still running at teardown is stopped; logs are downloaded.
-    let pid3 = env.spawn("n3", sh, &["-c".into(), "echo n3 up; exec sleep 60".into()], &[], std::path::Path::new("n3.log")).unwrap();
+    let pid3 = env
+        .spawn(
+            "n3",
+            sh,
+            &["-c".into(), "echo n3 up; exec sleep 60".into()],
+            &[],
+            std::path::Path::new("n3.log"),
+        )
+        .unwrap();
     let errors = env.teardown();
     assert!(errors.is_empty(), "{errors:?}");
     let still = std::path::Path::new(&format!("/proc/{pid3}")).exists()
-        && std::fs::read_to_string(format!("/proc/{pid3}/cmdline")).unwrap_or_default().contains("sleep");
+        && std::fs::read_to_string(format!("/proc/{pid3}/cmdline"))
+            .unwrap_or_default()
+            .contains("sleep");
     assert!(!still, "teardown stops what the run started");
     let run = lab.dir.path().join("run/nodes");
-    assert!(std::fs::read_to_string(run.join("n2/sleeper.log")).unwrap().contains("hello from n2"));
-    assert!(std::fs::read_to_string(run.join("n3/n3.log")).unwrap().contains("n3 up"));
+    assert!(std::fs::read_to_string(run.join("n2/sleeper.log"))
+        .unwrap()
+        .contains("hello from n2"));
+    assert!(std::fs::read_to_string(run.join("n3/n3.log"))
+        .unwrap()
+        .contains("n3 up"));
 }
 
 #[test]
@@ -135,29 +229,67 @@ fn partitions_clock_refusal_and_reconnects() {
     let env = connect(&lab, &lab.known_hosts, false).unwrap();
     let (ip1, ip2) = (lab.hosts[0].ip.to_string(), lab.hosts[1].ip.to_string());
     let probe = |from: usize, to: &str| {
-        lab.in_ns(from, &["sh", "-c", &format!("timeout 2 bash -c '</dev/tcp/{to}/22' && echo open || echo closed")])
-            .unwrap()
+        lab.in_ns(
+            from,
+            &[
+                "sh",
+                "-c",
+                &format!("timeout 2 bash -c '</dev/tcp/{to}/22' && echo open || echo closed"),
+            ],
+        )
+        .unwrap()
     };
     assert_eq!(probe(1, &ip1).trim(), "open");
     // An iptables rule run over SSH lands in that host's own network stack.
-    let rule = |op: &str| vec![op.to_string(), "INPUT".into(), "-s".into(), ip2.clone(), "-j".into(), "DROP".into()];
-    assert_eq!(env.exec("n1", "iptables", &rule("-A"), T).unwrap().status, Some(0));
+    let rule = |op: &str| {
+        vec![
+            op.to_string(),
+            "INPUT".into(),
+            "-s".into(),
+            ip2.clone(),
+            "-j".into(),
+            "DROP".into(),
+        ]
+    };
+    assert_eq!(
+        env.exec("n1", "iptables", &rule("-A"), T).unwrap().status,
+        Some(0)
+    );
     assert_eq!(probe(1, &ip1).trim(), "closed");
-    assert_eq!(env.exec("n1", "true", &[], T).unwrap().status, Some(0), "the controller still reaches n1");
-    assert_eq!(env.exec("n1", "iptables", &rule("-D"), T).unwrap().status, Some(0));
+    assert_eq!(
+        env.exec("n1", "true", &[], T).unwrap().status,
+        Some(0),
+        "the controller still reaches n1"
+    );
+    assert_eq!(
+        env.exec("n1", "iptables", &rule("-D"), T).unwrap().status,
+        Some(0)
+    );
     assert_eq!(probe(1, &ip1).trim(), "open");
 
     // These hosts share the controller's kernel, so stepping their clock would step ours.
     let err = env.step_clock("n1", 5_000_000_000).unwrap_err().to_string();
-    assert!(err.contains("refused") && err.contains("controller's own machine"), "{err}");
+    assert!(
+        err.contains("refused") && err.contains("controller's own machine"),
+        "{err}"
+    );
     assert_eq!(env.clock_offset("n1"), 0);
 
     // Break the pooled connection from the server side; the next command reconnects.
-    let ss = lab.in_ns(0, &["ss", "-Htnp", "state", "established", "( sport = :22 )"]).unwrap();
+    let ss = lab
+        .in_ns(
+            0,
+            &["ss", "-Htnp", "state", "established", "( sport = :22 )"],
+        )
+        .unwrap();
     let pids: Vec<String> = ss
         .split("pid=")
         .skip(1)
-        .filter_map(|s| s.split(|c: char| !c.is_ascii_digit()).next().map(str::to_string))
+        .filter_map(|s| {
+            s.split(|c: char| !c.is_ascii_digit())
+                .next()
+                .map(str::to_string)
+        })
         .collect();
     assert!(!pids.is_empty(), "a pooled connection is open: {ss}");
     for p in &pids {
@@ -165,7 +297,64 @@ fn partitions_clock_refusal_and_reconnects() {
         let _ = std::process::Command::new("kill").args(["-9", p]).status();
     }
     std::thread::sleep(Duration::from_millis(200));
-    let out = env.exec("n1", "echo", &["back".into()], T).expect("reconnects after the server dropped us");
+    let out = env
+        .exec("n1", "echo", &["back".into()], T)
+        .expect("reconnects after the server dropped us");
     assert_eq!(out.stdout, "back\n");
     assert!(env.teardown().is_empty());
+}
+
+/// Through the harness's own trait and helpers: what targets and nemeses will call.
+#[test]
+fn env_trait_drives_daemons_and_refuses_clock_steps() {
+    use faultline_core::env::{Env, Spawn};
+    use faultline_core::target::{Clock, Daemons};
+    use faultline_nemeses::ssh::SshEnv;
+    use std::sync::Arc;
+
+    let Some(lab) = lab(2) else { return };
+    let hosts = connect(&lab, &lab.known_hosts, false).unwrap();
+    let env = Arc::new(SshEnv::new(hosts, Some(lab.dir.path().join("run"))));
+    let clock = env.host_clock();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        assert_eq!(env.name(), "ssh");
+        assert_eq!(env.nodes().len(), 2);
+        assert_eq!(env.controller_ip(), Some(lab.controller.into()));
+        let daemons = Daemons::new(env.clone());
+        let spawn = Spawn {
+            program: "/bin/sh".into(),
+            args: vec![
+                "-c".into(),
+                "echo daemon on $(hostname -I); exec sleep 60".into(),
+            ],
+            vars: vec![],
+            log: "/nonexistent/local/path/n1.log".into(),
+        };
+        let pid = daemons.spawn("n1", &spawn).await.unwrap();
+        assert!(env.alive("n1", pid).await);
+        daemons.pause("n1").await.unwrap();
+        daemons.resume("n1").await.unwrap();
+        daemons.kill("n1").await.unwrap();
+        assert!(!env.alive("n1", pid).await);
+        let out = env.exec("n2", "hostname", &["-I".into()], T).await.unwrap();
+        assert!(
+            out.success() && out.stdout.contains(&lab.hosts[1].ip.to_string()),
+            "{out:?}"
+        );
+        let err = env.exec("n9", "true", &[], T).await.unwrap_err();
+        assert!(err.to_string().contains("n9"), "{err}");
+        let err = clock.set_offset("n2", 3_000).await.unwrap_err().to_string();
+        assert!(err.contains("controller's own machine"), "{err}");
+        env.teardown().await.unwrap();
+    });
+    let log = std::fs::read_to_string(lab.dir.path().join("run/nodes/n1/n1.log")).unwrap();
+    assert!(
+        log.contains(&format!("daemon on {}", lab.hosts[0].ip)),
+        "{log}"
+    );
 }

@@ -27,7 +27,12 @@ impl ClockLedger {
 
     /// The net offset of `host`.
     pub fn offset(&self, host: &str) -> i64 {
-        self.offsets.lock().unwrap_or_else(|p| p.into_inner()).get(host).copied().unwrap_or(0)
+        self.offsets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(host)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Hosts whose clocks are off, with the step that restores each.
@@ -53,6 +58,9 @@ mod tests {
         l.record("n2", 1);
         l.record("n2", -1);
         assert_eq!(l.offset("n1"), 3_000_000_000);
-        assert_eq!(l.pending_restores(), vec![("n1".to_string(), -3_000_000_000)]);
+        assert_eq!(
+            l.pending_restores(),
+            vec![("n1".to_string(), -3_000_000_000)]
+        );
     }
 }

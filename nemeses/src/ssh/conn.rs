@@ -26,19 +26,35 @@ pub struct CommandOutput {
 #[derive(Debug, thiserror::Error)]
 pub enum SshError {
     #[error("{host}: cannot connect to {addr}: {message}")]
-    Connect { host: String, addr: String, message: String },
+    Connect {
+        host: String,
+        addr: String,
+        message: String,
+    },
     #[error(transparent)]
     HostKey(#[from] HostKeyError),
     #[error("{host}: login as {user} failed: {message}")]
-    Auth { host: String, user: String, message: String },
+    Auth {
+        host: String,
+        user: String,
+        message: String,
+    },
     /// The command may have started; it is not retried (it may not be idempotent).
     #[error("{host}: {what} did not finish within {after:?}")]
-    Timeout { host: String, what: String, after: Duration },
+    Timeout {
+        host: String,
+        what: String,
+        after: Duration,
+    },
     /// The connection broke before the command was sent: safe to retry on a fresh one.
     #[error("{host}: connection lost before the command started: {message}")]
     Stale { host: String, message: String },
     #[error("{host}: {what}: {message}")]
-    Failed { host: String, what: String, message: String },
+    Failed {
+        host: String,
+        what: String,
+        message: String,
+    },
 }
 
 /// An authenticated session.
@@ -64,7 +80,8 @@ impl Conn {
             addr: addr.to_string(),
             message,
         };
-        let tcp = TcpStream::connect_timeout(&addr, timeout).map_err(|e| connect_err(e.to_string()))?;
+        let tcp =
+            TcpStream::connect_timeout(&addr, timeout).map_err(|e| connect_err(e.to_string()))?;
         let _ = tcp.set_nodelay(true);
         let local_addr = tcp.local_addr().map_err(|e| connect_err(e.to_string()))?;
         let fd = tcp.as_raw_fd();
@@ -77,7 +94,9 @@ impl Conn {
             ssh2::MethodType::HostKey,
             "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256,ssh-rsa",
         );
-        session.handshake().map_err(|e| connect_err(format!("SSH handshake: {e}")))?;
+        session
+            .handshake()
+            .map_err(|e| connect_err(format!("SSH handshake: {e}")))?;
         policy.verify(&session, host)?;
         let auth_err = |message: String| SshError::Auth {
             host: host.name.clone(),
@@ -88,7 +107,10 @@ impl Conn {
             Auth::Agent => session
                 .userauth_agent(&host.user)
                 .map_err(|e| auth_err(format!("ssh-agent (SSH_AUTH_SOCK): {e}")))?,
-            Auth::Key { path, passphrase_env } => {
+            Auth::Key {
+                path,
+                passphrase_env,
+            } => {
                 let passphrase = match passphrase_env {
                     Some(var) => Some(std::env::var(var).map_err(|_| {
                         auth_err(format!("the key's passphrase variable {var} is not set"))
@@ -121,16 +143,21 @@ impl Conn {
         let wrapped = format!("timeout -k 2 {secs} sh -c {}", super::shell::quote(script));
         self.session.set_blocking(true);
         self.session.set_timeout(millis(timeout));
-        let mut channel = self.session.channel_session().map_err(|e| SshError::Stale {
-            host: self.host.clone(),
-            message: e.to_string(),
-        })?;
+        let mut channel = self
+            .session
+            .channel_session()
+            .map_err(|e| SshError::Stale {
+                host: self.host.clone(),
+                message: e.to_string(),
+            })?;
         let failed = |what: &str, e: &dyn std::fmt::Display| SshError::Failed {
             host: self.host.clone(),
             what: what.into(),
             message: e.to_string(),
         };
-        channel.exec(&wrapped).map_err(|e| failed("starting a command", &e))?;
+        channel
+            .exec(&wrapped)
+            .map_err(|e| failed("starting a command", &e))?;
         let _ = channel.send_eof();
         self.session.set_blocking(false);
         let (mut out, mut err) = (Vec::new(), Vec::new());
@@ -170,12 +197,20 @@ impl Conn {
         };
         self.session.set_blocking(true);
         result?;
-        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(200));
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(200));
         self.session.set_timeout(millis(left));
-        channel.wait_close().map_err(|e| failed("closing the channel", &e))?;
+        channel
+            .wait_close()
+            .map_err(|e| failed("closing the channel", &e))?;
         let status = match channel.exit_signal() {
             Ok(sig) if sig.exit_signal.is_some() => None,
-            _ => Some(channel.exit_status().map_err(|e| failed("reading the exit status", &e))?),
+            _ => Some(
+                channel
+                    .exit_status()
+                    .map_err(|e| failed("reading the exit status", &e))?,
+            ),
         };
         let text = |v: Vec<u8>| {
             let mut s = String::from_utf8_lossy(&v).into_owned();
@@ -194,7 +229,13 @@ impl Conn {
     /// Copies a local file to `remote` (an absolute path whose directory exists), then sets
     /// its mode. Writes to a temporary name and renames it, so a running binary is replaced,
     /// not overwritten in place ("text file busy"), and a broken upload leaves nothing behind.
-    pub fn upload(&mut self, local: &Path, remote: &str, mode: i32, timeout: Duration) -> Result<u64, SshError> {
+    pub fn upload(
+        &mut self,
+        local: &Path,
+        remote: &str,
+        mode: i32,
+        timeout: Duration,
+    ) -> Result<u64, SshError> {
         let failed = |what: String, e: &dyn std::fmt::Display| SshError::Failed {
             host: self.host.clone(),
             what,
@@ -202,8 +243,12 @@ impl Conn {
         };
         self.session.set_blocking(true);
         self.session.set_timeout(millis(timeout));
-        let mut src = std::fs::File::open(local).map_err(|e| failed(format!("reading {}", local.display()), &e))?;
-        let sftp = self.session.sftp().map_err(|e| failed("starting SFTP".into(), &e))?;
+        let mut src = std::fs::File::open(local)
+            .map_err(|e| failed(format!("reading {}", local.display()), &e))?;
+        let sftp = self
+            .session
+            .sftp()
+            .map_err(|e| failed("starting SFTP".into(), &e))?;
         let tmp = format!("{remote}.upload");
         let mut dst = sftp
             .open_mode(
@@ -213,21 +258,31 @@ impl Conn {
                 ssh2::OpenType::File,
             )
             .map_err(|e| failed(format!("creating {tmp}"), &e))?;
-        let n = std::io::copy(&mut src, &mut dst).map_err(|e| failed(format!("writing {tmp}"), &e))?;
-        dst.flush().map_err(|e| failed(format!("writing {tmp}"), &e))?;
+        let n =
+            std::io::copy(&mut src, &mut dst).map_err(|e| failed(format!("writing {tmp}"), &e))?;
+        dst.flush()
+            .map_err(|e| failed(format!("writing {tmp}"), &e))?;
         drop(dst);
         let _ = sftp.unlink(Path::new(remote));
         sftp.rename(Path::new(&tmp), Path::new(remote), None)
             .map_err(|e| failed(format!("renaming {tmp} to {remote}"), &e))?;
-        let mut stat = sftp.stat(Path::new(remote)).map_err(|e| failed(format!("stat {remote}"), &e))?;
+        let mut stat = sftp
+            .stat(Path::new(remote))
+            .map_err(|e| failed(format!("stat {remote}"), &e))?;
         stat.perm = Some(mode as u32);
-        sftp.setstat(Path::new(remote), stat).map_err(|e| failed(format!("chmod {remote}"), &e))?;
+        sftp.setstat(Path::new(remote), stat)
+            .map_err(|e| failed(format!("chmod {remote}"), &e))?;
         Ok(n)
     }
 
     /// Copies the regular files directly in remote directory `dir` into local `into`;
     /// returns how many. A missing remote directory is no files, not an error.
-    pub fn download_dir(&mut self, dir: &str, into: &Path, timeout: Duration) -> Result<usize, SshError> {
+    pub fn download_dir(
+        &mut self,
+        dir: &str,
+        into: &Path,
+        timeout: Duration,
+    ) -> Result<usize, SshError> {
         let failed = |what: String, e: &dyn std::fmt::Display| SshError::Failed {
             host: self.host.clone(),
             what,
@@ -235,23 +290,32 @@ impl Conn {
         };
         self.session.set_blocking(true);
         self.session.set_timeout(millis(timeout));
-        let sftp = self.session.sftp().map_err(|e| failed("starting SFTP".into(), &e))?;
+        let sftp = self
+            .session
+            .sftp()
+            .map_err(|e| failed("starting SFTP".into(), &e))?;
         let entries = match sftp.readdir(Path::new(dir)) {
             Ok(e) => e,
             Err(_) => return Ok(0),
         };
-        std::fs::create_dir_all(into).map_err(|e| failed(format!("creating {}", into.display()), &e))?;
+        std::fs::create_dir_all(into)
+            .map_err(|e| failed(format!("creating {}", into.display()), &e))?;
         let mut count = 0;
         for (path, stat) in entries {
-            let Some(name) = path.file_name() else { continue };
+            let Some(name) = path.file_name() else {
+                continue;
+            };
             if !stat.is_file() {
                 continue;
             }
-            let mut src = sftp.open(&path).map_err(|e| failed(format!("opening {}", path.display()), &e))?;
+            let mut src = sftp
+                .open(&path)
+                .map_err(|e| failed(format!("opening {}", path.display()), &e))?;
             let target = into.join(name);
             let mut dst = std::fs::File::create(&target)
                 .map_err(|e| failed(format!("creating {}", target.display()), &e))?;
-            std::io::copy(&mut src, &mut dst).map_err(|e| failed(format!("copying {}", path.display()), &e))?;
+            std::io::copy(&mut src, &mut dst)
+                .map_err(|e| failed(format!("copying {}", path.display()), &e))?;
             count += 1;
         }
         Ok(count)

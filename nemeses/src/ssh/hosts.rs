@@ -131,7 +131,12 @@ pub fn parse(path: &Path, text: &str) -> Result<HostsFile, HostsError> {
     let raw: RawFile = toml::from_str(text).map_err(|e| {
         let offset = e.span().map(|s| s.start).unwrap_or(0);
         // toml's message repeats the location over several lines; the first line is the point.
-        let message = e.message().lines().next().unwrap_or("invalid TOML").to_string();
+        let message = e
+            .message()
+            .lines()
+            .next()
+            .unwrap_or("invalid TOML")
+            .to_string();
         let field = field_in(&message).to_string();
         err(offset, &field, message)
     })?;
@@ -141,13 +146,28 @@ pub fn parse(path: &Path, text: &str) -> Result<HostsFile, HostsError> {
         None => home_dir()
             .map(|h| h.join(".ssh/known_hosts"))
             .ok_or_else(|| {
-                err(0, "known_hosts", "HOME is not set; name the known_hosts file explicitly".into())
+                err(
+                    0,
+                    "known_hosts",
+                    "HOME is not set; name the known_hosts file explicitly".into(),
+                )
             })?,
     };
-    let defaults = raw.defaults.as_ref().map(|d| d.get_ref().clone()).unwrap_or_default();
-    for (field, set) in [("name", defaults.name.as_ref()), ("address", defaults.address.as_ref())] {
+    let defaults = raw
+        .defaults
+        .as_ref()
+        .map(|d| d.get_ref().clone())
+        .unwrap_or_default();
+    for (field, set) in [
+        ("name", defaults.name.as_ref()),
+        ("address", defaults.address.as_ref()),
+    ] {
         if let Some(v) = set {
-            return Err(err(v.span().start, field, "must be set per host, not in [defaults]".into()));
+            return Err(err(
+                v.span().start,
+                field,
+                "must be set per host, not in [defaults]".into(),
+            ));
         }
     }
     if raw.host.is_empty() {
@@ -158,31 +178,56 @@ pub fn parse(path: &Path, text: &str) -> Result<HostsFile, HostsError> {
     for entry in &raw.host {
         let at = entry.span().start;
         let h = entry.get_ref();
-        let name = h.name.as_ref().ok_or_else(|| err(at, "name", "missing".into()))?;
+        let name = h
+            .name
+            .as_ref()
+            .ok_or_else(|| err(at, "name", "missing".into()))?;
         if !valid_name(name.get_ref()) {
             return Err(err(
                 name.span().start,
                 "name",
-                format!("{:?}: use letters, digits, '-' and '_' (it names files and history events)", name.get_ref()),
+                format!(
+                    "{:?}: use letters, digits, '-' and '_' (it names files and history events)",
+                    name.get_ref()
+                ),
             ));
         }
         if !names.insert(name.get_ref().clone()) {
-            return Err(err(name.span().start, "name", format!("{:?} is used twice", name.get_ref())));
+            return Err(err(
+                name.span().start,
+                "name",
+                format!("{:?} is used twice", name.get_ref()),
+            ));
         }
-        let address = h.address.as_ref().ok_or_else(|| err(at, "address", "missing".into()))?;
+        let address = h
+            .address
+            .as_ref()
+            .ok_or_else(|| err(at, "address", "missing".into()))?;
         let port = match h.port.as_ref().or(defaults.port.as_ref()) {
             None => 22,
             Some(p) => u16::try_from(*p.get_ref())
                 .ok()
                 .filter(|p| *p != 0)
-                .ok_or_else(|| err(p.span().start, "port", format!("{} is not a TCP port", p.get_ref())))?,
+                .ok_or_else(|| {
+                    err(
+                        p.span().start,
+                        "port",
+                        format!("{} is not a TCP port", p.get_ref()),
+                    )
+                })?,
         };
         let ip = resolve(address.get_ref(), port)
             .map_err(|m| err(address.span().start, "address", m))?;
         let user = match h.user.as_ref().or(defaults.user.as_ref()) {
             Some(u) if !u.get_ref().is_empty() => u.get_ref().clone(),
             Some(u) => return Err(err(u.span().start, "user", "empty".into())),
-            None => local_user().ok_or_else(|| err(at, "user", "missing (and no local user name to default to)".into()))?,
+            None => local_user().ok_or_else(|| {
+                err(
+                    at,
+                    "user",
+                    "missing (and no local user name to default to)".into(),
+                )
+            })?,
         };
         // A host's own key or agent setting overrides the defaults as a pair, so a host can
         // say `agent = true` under a default `key` without conflict.
@@ -191,10 +236,17 @@ pub fn parse(path: &Path, text: &str) -> Result<HostsFile, HostsError> {
         } else {
             (defaults.key.as_ref(), defaults.agent.as_ref())
         };
-        let passphrase_env = h.passphrase_env.as_ref().or(defaults.passphrase_env.as_ref());
+        let passphrase_env = h
+            .passphrase_env
+            .as_ref()
+            .or(defaults.passphrase_env.as_ref());
         let auth = match (key, agent.map(|a| (*a.get_ref(), a.span().start))) {
             (Some(k), Some((true, _))) => {
-                return Err(err(k.span().start, "key", "set key or agent = true, not both".into()))
+                return Err(err(
+                    k.span().start,
+                    "key",
+                    "set key or agent = true, not both".into(),
+                ))
             }
             (Some(k), _) => Auth::Key {
                 path: resolve_path(base, k.get_ref()),
@@ -202,14 +254,37 @@ pub fn parse(path: &Path, text: &str) -> Result<HostsFile, HostsError> {
             },
             (None, Some((true, _))) => Auth::Agent,
             (None, Some((false, off))) => {
-                return Err(err(off, "agent", "agent = false and no key: name a key file".into()))
+                return Err(err(
+                    off,
+                    "agent",
+                    "agent = false and no key: name a key file".into(),
+                ))
             }
-            (None, None) => return Err(err(at, "key", "missing: set key = \"PATH\" or agent = true".into())),
+            (None, None) => {
+                return Err(err(
+                    at,
+                    "key",
+                    "missing: set key = \"PATH\" or agent = true".into(),
+                ))
+            }
         };
-        let sudo = h.sudo.as_ref().or(defaults.sudo.as_ref()).map(|s| *s.get_ref()).unwrap_or(false);
+        let sudo = h
+            .sudo
+            .as_ref()
+            .or(defaults.sudo.as_ref())
+            .map(|s| *s.get_ref())
+            .unwrap_or(false);
         let dir = match h.dir.as_ref().or(defaults.dir.as_ref()) {
-            Some(d) if d.get_ref().starts_with('/') => d.get_ref().replace("{name}", name.get_ref()),
-            Some(d) => return Err(err(d.span().start, "dir", "must be an absolute path".into())),
+            Some(d) if d.get_ref().starts_with('/') => {
+                d.get_ref().replace("{name}", name.get_ref())
+            }
+            Some(d) => {
+                return Err(err(
+                    d.span().start,
+                    "dir",
+                    "must be an absolute path".into(),
+                ))
+            }
             None => format!("/var/tmp/faultline/{}", name.get_ref()),
         };
         hosts.push(Host {
@@ -231,7 +306,10 @@ pub fn parse(path: &Path, text: &str) -> Result<HostsFile, HostsError> {
 }
 
 fn valid_name(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn resolve(address: &str, port: u16) -> Result<IpAddr, String> {
@@ -260,7 +338,11 @@ fn local_user() -> Option<String> {
         if pw.is_null() || (*pw).pw_name.is_null() {
             return None;
         }
-        Some(std::ffi::CStr::from_ptr((*pw).pw_name).to_string_lossy().into_owned())
+        Some(
+            std::ffi::CStr::from_ptr((*pw).pw_name)
+                .to_string_lossy()
+                .into_owned(),
+        )
     }
 }
 
@@ -274,7 +356,11 @@ fn home_dir() -> Option<PathBuf> {
         if pw.is_null() || (*pw).pw_dir.is_null() {
             return None;
         }
-        Some(PathBuf::from(std::ffi::CStr::from_ptr((*pw).pw_dir).to_string_lossy().into_owned()))
+        Some(PathBuf::from(
+            std::ffi::CStr::from_ptr((*pw).pw_dir)
+                .to_string_lossy()
+                .into_owned(),
+        ))
     }
 }
 
@@ -295,7 +381,11 @@ fn resolve_path(base: &Path, p: &str) -> PathBuf {
 
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 /// Picks the field name out of serde's messages ("missing field `name`", "unknown field `x`").
@@ -339,7 +429,13 @@ dir = "/srv/fl/{name}"
         let (a, b) = (&f.hosts[0], &f.hosts[1]);
         assert_eq!(a.user, "admin");
         assert!(a.sudo);
-        assert_eq!(a.auth, Auth::Key { path: "/etc/fl/keys/id".into(), passphrase_env: None });
+        assert_eq!(
+            a.auth,
+            Auth::Key {
+                path: "/etc/fl/keys/id".into(),
+                passphrase_env: None
+            }
+        );
         assert_eq!(a.dir, "/var/tmp/faultline/n1");
         assert_eq!(a.known_hosts_name(), "10.0.0.1");
         assert_eq!(b.auth, Auth::Agent);
@@ -354,15 +450,21 @@ dir = "/srv/fl/{name}"
         let text = "[[host]]\nname = \"n1\"\naddress = \"10.0.0.1\"\nkey = \"k\"\n\n[[host]]\nname = \"n2\"\naddress = \"10.0.0.2\"\nport = 70000\nkey = \"k\"\n";
         let e = p(text).unwrap_err();
         assert_eq!((e.line, e.field.as_str()), (9, "port"), "{e}");
-        assert!(e.to_string().starts_with("/etc/fl/hosts.toml:9: port:"), "{e}");
+        assert!(
+            e.to_string().starts_with("/etc/fl/hosts.toml:9: port:"),
+            "{e}"
+        );
 
         let e = p("[[host]]\nname = \"n1\"\nkey = \"k\"\n").unwrap_err();
         assert_eq!(e.field, "address", "{e}");
         let e = p("[[host]]\nname = \"n1\"\naddress = \"10.0.0.1\"\n").unwrap_err();
         assert_eq!(e.field, "key", "{e}");
-        let e = p("[[host]]\nname = \"n1\"\naddress = \"10.0.0.1\"\nkey = \"k\"\nagent = true\n").unwrap_err();
+        let e = p("[[host]]\nname = \"n1\"\naddress = \"10.0.0.1\"\nkey = \"k\"\nagent = true\n")
+            .unwrap_err();
         assert_eq!((e.line, e.field.as_str()), (4, "key"), "{e}");
-        let e = p("[[host]]\nname = \"n1\"\naddress = \"10.0.0.1\"\nkey = \"k\"\npasword = \"x\"\n").unwrap_err();
+        let e =
+            p("[[host]]\nname = \"n1\"\naddress = \"10.0.0.1\"\nkey = \"k\"\npasword = \"x\"\n")
+                .unwrap_err();
         assert_eq!((e.line, e.field.as_str()), (5, "pasword"), "{e}");
         let e = p("[[host]]\nname = \"n1\"\naddress = \"10.0.0.1\"\nkey = \"k\"\n[[host]]\nname = \"n1\"\naddress = \"10.0.0.2\"\nkey = \"k\"\n").unwrap_err();
         assert_eq!((e.line, e.field.as_str()), (6, "name"), "{e}");
@@ -377,7 +479,8 @@ dir = "/srv/fl/{name}"
     #[test]
     fn no_secret_fields_exist() {
         // A password field is refused rather than silently carried around.
-        let e = p("[[host]]\nname = \"n1\"\naddress = \"10.0.0.1\"\npassword = \"hunter2\"\n").unwrap_err();
+        let e = p("[[host]]\nname = \"n1\"\naddress = \"10.0.0.1\"\npassword = \"hunter2\"\n")
+            .unwrap_err();
         assert_eq!(e.field, "password");
         assert!(!e.to_string().contains("hunter2"), "{e}");
     }

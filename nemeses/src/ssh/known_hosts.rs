@@ -32,13 +32,21 @@ pub enum HostKeyError {
          (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub) and add it (ssh-keyscan -p PORT ADDRESS >> {path}), \
          or pass --accept-new-host-keys to trust it on first use"
     )]
-    Unknown { host: String, fingerprint: String, path: String },
+    Unknown {
+        host: String,
+        fingerprint: String,
+        path: String,
+    },
     #[error(
         "host key for {host} CHANGED: the server offered {fingerprint}, which differs from {path}. \
          This may be an attack or a reinstalled host; if you know it is the latter, remove the \
          old entry (ssh-keygen -R '{host}' -f {path}) and connect again"
     )]
-    Changed { host: String, fingerprint: String, path: String },
+    Changed {
+        host: String,
+        fingerprint: String,
+        path: String,
+    },
     #[error("host key for {host}: {message}")]
     Other { host: String, message: String },
 }
@@ -81,15 +89,16 @@ impl HostKeyPolicy {
                 fingerprint,
                 path,
             }),
-            CheckResult::NotFound if self.accept_new => {
-                append(&self.path, &name, key).map_err(|e| other(format!("adding it to {path}: {e}")))
-            }
+            CheckResult::NotFound if self.accept_new => append(&self.path, &name, key)
+                .map_err(|e| other(format!("adding it to {path}: {e}"))),
             CheckResult::NotFound => Err(HostKeyError::Unknown {
                 host: name,
                 fingerprint,
                 path,
             }),
-            CheckResult::Failure => Err(other(format!("libssh2 could not check it against {path}"))),
+            CheckResult::Failure => {
+                Err(other(format!("libssh2 could not check it against {path}")))
+            }
         }
     }
 }
@@ -100,7 +109,10 @@ fn append(path: &Path, name: &str, key: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
     // A file without a trailing newline would glue our line onto its last one.
     let needs_newline = std::fs::read(path)
         .map(|b| !b.is_empty() && !b.ends_with(b"\n"))
@@ -121,7 +133,11 @@ pub(crate) fn base64(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -140,7 +156,15 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc4648() {
-        for (i, o) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             assert_eq!(base64(i.as_bytes()), o);
         }
     }
@@ -165,6 +189,12 @@ mod tests {
         blob.extend_from_slice(b"ssh-ed25519");
         append(&path, "[10.0.0.1]:2222", &blob).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text, format!("# mine\n|1|hashed= ssh-rsa AAAA\n[10.0.0.1]:2222 ssh-ed25519 {}\n", base64(&blob)));
+        assert_eq!(
+            text,
+            format!(
+                "# mine\n|1|hashed= ssh-rsa AAAA\n[10.0.0.1]:2222 ssh-ed25519 {}\n",
+                base64(&blob)
+            )
+        );
     }
 }

@@ -21,7 +21,9 @@ pub fn local_addresses() -> Vec<IpAddr> {
                 match i32::from((*addr).sa_family) {
                     libc::AF_INET => {
                         let sin = &*(addr as *const libc::sockaddr_in);
-                        out.push(IpAddr::from(u32::from_be(sin.sin_addr.s_addr).to_be_bytes()));
+                        out.push(IpAddr::from(
+                            u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
+                        ));
                     }
                     libc::AF_INET6 => {
                         let sin6 = &*(addr as *const libc::sockaddr_in6);
@@ -39,8 +41,15 @@ pub fn local_addresses() -> Vec<IpAddr> {
 
 /// This machine's identity: (machine-id, boot id), each trimmed; empty when unreadable.
 pub fn local_identity() -> (String, String) {
-    let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_string()).unwrap_or_default();
-    (read("/etc/machine-id"), read("/proc/sys/kernel/random/boot_id"))
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    (
+        read("/etc/machine-id"),
+        read("/proc/sys/kernel/random/boot_id"),
+    )
 }
 
 /// The shell command whose output [`same_machine`] compares with ours.
@@ -53,7 +62,9 @@ pub fn same_machine(ip: IpAddr, remote_identity: &str) -> Option<String> {
         return Some(format!("{ip} is a loopback address"));
     }
     if local_addresses().contains(&ip) {
-        return Some(format!("{ip} is an address of the controller's own interfaces"));
+        return Some(format!(
+            "{ip} is an address of the controller's own interfaces"
+        ));
     }
     let (machine_id, boot_id) = local_identity();
     for line in remote_identity.lines() {
@@ -78,7 +89,11 @@ mod tests {
     fn recognises_this_machine() {
         assert!(same_machine("127.0.0.1".parse().unwrap(), "").is_some());
         assert!(same_machine("::1".parse().unwrap(), "").is_some());
-        let out = std::process::Command::new("sh").arg("-c").arg(IDENTITY_SCRIPT).output().unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(IDENTITY_SCRIPT)
+            .output()
+            .unwrap();
         let ours = String::from_utf8_lossy(&out.stdout).into_owned();
         // 192.0.2.1 (TEST-NET-1) is nobody's address; the identity alone must give us away.
         let ip = "192.0.2.1".parse().unwrap();
@@ -86,6 +101,9 @@ mod tests {
             assert!(same_machine(ip, &ours).is_some(), "{ours}");
         }
         assert!(same_machine(ip, "machine-id 0123\nboot-id abcd\n").is_none());
-        assert!(same_machine(ip, "machine-id \nboot-id \n").is_none(), "empty ids match nothing");
+        assert!(
+            same_machine(ip, "machine-id \nboot-id \n").is_none(),
+            "empty ids match nothing"
+        );
     }
 }

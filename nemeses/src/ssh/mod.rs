@@ -12,6 +12,7 @@
 
 pub mod clock;
 pub mod conn;
+pub mod env;
 pub mod hosts;
 pub mod known_hosts;
 pub mod local;
@@ -25,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use conn::{CommandOutput, SshError};
+pub use env::{HostClock, SshEnv};
 pub use hosts::{Host, HostsError, HostsFile};
 use known_hosts::HostKeyPolicy;
 use pool::HostPool;
@@ -77,11 +79,20 @@ impl SshHosts {
     /// host's working directory with its `logs/` subdirectory. Fails if any host fails:
     /// a run on part of a cluster is not the run that was asked for.
     pub fn connect(file: HostsFile, options: SshOptions) -> Result<SshHosts, SshError> {
-        let policy = Arc::new(HostKeyPolicy::new(file.known_hosts.clone(), options.accept_new_host_keys));
+        let policy = Arc::new(HostKeyPolicy::new(
+            file.known_hosts.clone(),
+            options.accept_new_host_keys,
+        ));
         let pools: Vec<Arc<HostPool>> = file
             .hosts
             .iter()
-            .map(|h| Arc::new(HostPool::new(h.clone(), policy.clone(), options.connect_timeout)))
+            .map(|h| {
+                Arc::new(HostPool::new(
+                    h.clone(),
+                    policy.clone(),
+                    options.connect_timeout,
+                ))
+            })
             .collect();
         let prepared: Vec<Result<IpAddr, SshError>> = std::thread::scope(|s| {
             let handles: Vec<_> = pools.iter().map(|p| s.spawn(|| prepare(p))).collect();
@@ -115,31 +126,59 @@ impl SshHosts {
     }
 
     fn pool(&self, node: &str) -> Result<&Arc<HostPool>, SshError> {
-        self.pools.iter().find(|p| p.host.name == node).ok_or_else(|| SshError::Failed {
-            host: node.into(),
-            what: "lookup".into(),
-            message: "no such host in the hosts file".into(),
-        })
+        self.pools
+            .iter()
+            .find(|p| p.host.name == node)
+            .ok_or_else(|| SshError::Failed {
+                host: node.into(),
+                what: "lookup".into(),
+                message: "no such host in the hosts file".into(),
+            })
     }
 
     /// Runs `program args...` on `node` (through sudo if configured).
-    pub fn exec(&self, node: &str, program: &str, args: &[String], timeout: Duration) -> Result<CommandOutput, SshError> {
+    pub fn exec(
+        &self,
+        node: &str,
+        program: &str,
+        args: &[String],
+        timeout: Duration,
+    ) -> Result<CommandOutput, SshError> {
         let pool = self.pool(node)?;
-        pool.exec(&shell::with_sudo(&shell::command_line(program, args), pool.host.sudo), timeout)
+        pool.exec(
+            &shell::with_sudo(&shell::command_line(program, args), pool.host.sudo),
+            timeout,
+        )
     }
 
     /// Runs a shell script on `node` (through sudo if configured).
-    pub fn script(&self, node: &str, script: &str, timeout: Duration) -> Result<CommandOutput, SshError> {
+    pub fn script(
+        &self,
+        node: &str,
+        script: &str,
+        timeout: Duration,
+    ) -> Result<CommandOutput, SshError> {
         let pool = self.pool(node)?;
         pool.exec(&shell::with_sudo(script, pool.host.sudo), timeout)
     }
 
     /// Uploads a local file into `node`'s working directory as `name` (executable when
     /// `mode` says so); returns the remote path. Skips files already uploaded by this run.
-    pub fn upload(&self, node: &str, local: &Path, name: &str, mode: i32) -> Result<String, SshError> {
+    pub fn upload(
+        &self,
+        node: &str,
+        local: &Path,
+        name: &str,
+        mode: i32,
+    ) -> Result<String, SshError> {
         let pool = self.pool(node)?;
         let key = (node.to_string(), local.to_path_buf());
-        if let Some(r) = self.uploads.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        if let Some(r) = self
+            .uploads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
             return Ok(r.clone());
         }
         let remote = format!("{}/{}", pool.host.dir, name);
@@ -147,7 +186,10 @@ impl SshHosts {
         let size = std::fs::metadata(local).map(|m| m.len()).unwrap_or(0);
         let timeout = Duration::from_secs(60 + size / (1 << 20));
         pool.with_conn(timeout, |c, left| c.upload(local, &remote, mode, left))?;
-        self.uploads.lock().unwrap_or_else(|p| p.into_inner()).insert(key, remote.clone());
+        self.uploads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, remote.clone());
         Ok(remote)
     }
 
@@ -197,7 +239,11 @@ impl SshHosts {
             message,
         };
         if out.status != Some(0) {
-            return Err(failed(format!("exit {:?}: {}", out.status, out.stderr.trim())));
+            return Err(failed(format!(
+                "exit {:?}: {}",
+                out.status,
+                out.stderr.trim()
+            )));
         }
         let mut words = out.stdout.split_whitespace();
         let pid: u32 = words
@@ -323,7 +369,10 @@ impl SshHosts {
             .cloned()
             .collect();
         let mut errors = Vec::new();
-        let live: Vec<_> = started.into_iter().filter(|(n, p)| self.alive(n, *p)).collect();
+        let live: Vec<_> = started
+            .into_iter()
+            .filter(|(n, p)| self.alive(n, *p))
+            .collect();
         for (n, p) in &live {
             // SIGCONT first: a paused process does not act on SIGTERM.
             let _ = self.signal(n, *p, 18);
@@ -356,13 +405,19 @@ impl SshHosts {
                     let into = run_dir.join("nodes").join(&p.host.name);
                     s.spawn(move || {
                         let dir = format!("{}/logs", p.host.dir);
-                        p.with_conn(Duration::from_secs(120), |c, left| c.download_dir(&dir, &into, left))
+                        p.with_conn(Duration::from_secs(120), |c, left| {
+                            c.download_dir(&dir, &into, left)
+                        })
                     })
                 })
                 .collect();
             handles
                 .into_iter()
-                .filter_map(|h| h.join().unwrap_or_else(|_| Err(panicked("downloading logs"))).err())
+                .filter_map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(panicked("downloading logs")))
+                        .err()
+                })
                 .collect()
         })
     }

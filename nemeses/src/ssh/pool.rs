@@ -48,10 +48,17 @@ impl HostPool {
                 Some(c) => c,
                 None => {
                     let left = deadline.saturating_duration_since(Instant::now());
-                    Conn::open(&self.host, &self.policy, left.min(self.connect_timeout).max(Duration::from_millis(100)))?
+                    Conn::open(
+                        &self.host,
+                        &self.policy,
+                        left.min(self.connect_timeout)
+                            .max(Duration::from_millis(100)),
+                    )?
                 }
             };
-            let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(100));
             match f(&mut conn, left) {
                 Ok(v) => {
                     let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());

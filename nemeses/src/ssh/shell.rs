@@ -36,7 +36,13 @@ pub fn with_sudo(script: &str, sudo: bool) -> String {
 /// `setsid`, stdin from /dev/null, output appended to `log`), and prints its PID and its
 /// start time in clock ticks since boot. The pair identifies the process even after the
 /// PID is reused, so a later signal never reaches a stranger.
-pub fn spawn(dir: &str, program: &str, args: &[String], vars: &[(String, String)], log: &str) -> String {
+pub fn spawn(
+    dir: &str,
+    program: &str,
+    args: &[String],
+    vars: &[(String, String)],
+    log: &str,
+) -> String {
     let env: String = vars
         .iter()
         .map(|(k, v)| format!("{}={} ", k, quote(v)))
@@ -99,12 +105,26 @@ mod tests {
 
     fn sh(script: &str) -> (i32, String) {
         let out = Command::new("sh").arg("-c").arg(script).output().unwrap();
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     }
 
     #[test]
     fn quoting_survives_the_shell() {
-        for w in ["plain", "", "a b", "it's", "$(rm -rf /)", "`x`", "a\nb", "\\", "'", "\"q\""] {
+        for w in [
+            "plain",
+            "",
+            "a b",
+            "it's",
+            "$(rm -rf /)",
+            "`x`",
+            "a\nb",
+            "\\",
+            "'",
+            "\"q\"",
+        ] {
             let (code, out) = sh(&format!("printf %s {}", quote(w)));
             assert_eq!((code, out.as_str()), (0, w), "{w:?}");
         }
@@ -118,14 +138,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().to_str().unwrap();
         let log = format!("{d}/logs/sleeper.log");
-        let script = spawn(d, "sh", &["-c".into(), "echo started $X; exec sleep 30".into()], &[("X".into(), "a b".into())], &log);
+        let script = spawn(
+            d,
+            "sh",
+            &["-c".into(), "echo started $X; exec sleep 30".into()],
+            &[("X".into(), "a b".into())],
+            &log,
+        );
         let (code, out) = sh(&script);
         assert_eq!(code, 0, "{script}");
         let mut it = out.split_whitespace();
         let pid: u32 = it.next().unwrap().parse().unwrap();
         let start = it.next().unwrap().to_string();
         assert_eq!(sh(&alive(pid, &start)).0, 0);
-        assert_ne!(sh(&alive(pid, "1")).0, 0, "a different start time is a different process");
+        assert_ne!(
+            sh(&alive(pid, "1")).0,
+            0,
+            "a different start time is a different process"
+        );
         assert_eq!(sh(&signal(pid, "1", 9)).1, "gone\n");
         assert_eq!(sh(&signal(pid, &start, 9)).0, 0);
         // Reap: the process is our grandchild via setsid's fork-less exec, so poll until gone.
@@ -150,7 +180,10 @@ mod tests {
         let out = out.trim().trim_start_matches('@');
         let (s, ns) = out.split_once('.').unwrap();
         assert_eq!(ns.len(), 9);
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
         let s: i64 = s.parse().unwrap();
         assert!((now - 2..=now).contains(&s), "{s} vs {now}");
     }

@@ -27,7 +27,13 @@ pub fn skip_reason() -> Option<String> {
         let found = if tool.starts_with('/') {
             Path::new(tool).exists()
         } else {
-            Command::new("sh").arg("-c").arg(format!("command -v {tool}")).stdout(Stdio::null()).status().map(|s| s.success()).unwrap_or(false)
+            Command::new("sh")
+                .arg("-c")
+                .arg(format!("command -v {tool}"))
+                .stdout(Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false)
         };
         if !found {
             return Some(format!("{tool} is not installed (Debian: openssh-server, openssh-client, iproute2, iptables)"));
@@ -68,9 +74,16 @@ pub struct Lab {
 }
 
 fn run(cmd: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(cmd).args(args).output().map_err(|e| format!("{cmd}: {e}"))?;
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{cmd}: {e}"))?;
     if !out.status.success() {
-        return Err(format!("{cmd} {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()));
+        return Err(format!(
+            "{cmd} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -78,7 +91,10 @@ fn run(cmd: &str, args: &[&str]) -> Result<String, String> {
 impl Lab {
     /// Builds `n` hosts named n1..nN.
     pub fn start(n: usize) -> Result<Lab, String> {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
         let seed = (std::process::id() ^ nanos) & 0xfffff;
         let id = format!("{seed:05x}");
         // A /24 no route on this machine uses yet, so packets can only go to our bridge.
@@ -91,7 +107,10 @@ impl Lab {
             b = b.wrapping_add(1);
             a = 100 + (a - 99) % 100;
         }
-        let dir = tempfile::Builder::new().prefix("fl-ssh-lab-").tempdir().map_err(|e| e.to_string())?;
+        let dir = tempfile::Builder::new()
+            .prefix("fl-ssh-lab-")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
         let mut lab = Lab {
             id: id.clone(),
             hosts: Vec::new(),
@@ -109,9 +128,27 @@ impl Lab {
 
     fn build(&mut self, n: usize, a: u8, b: u8) -> Result<(), String> {
         let d = self.dir.path().to_path_buf();
-        let key = self.client_key.to_str().ok_or("temp path is not UTF-8")?.to_string();
-        run("ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-C", "faultline-test-client", "-f", &key])?;
-        std::fs::copy(format!("{key}.pub"), d.join("authorized_keys")).map_err(|e| e.to_string())?;
+        let key = self
+            .client_key
+            .to_str()
+            .ok_or("temp path is not UTF-8")?
+            .to_string();
+        run(
+            "ssh-keygen",
+            &[
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "faultline-test-client",
+                "-f",
+                &key,
+            ],
+        )?;
+        std::fs::copy(format!("{key}.pub"), d.join("authorized_keys"))
+            .map_err(|e| e.to_string())?;
         // sshd insists on its privilege-separation directory; Debian makes it only when the
         // service starts. Make it if absent and remove it afterwards if we made it.
         // Labs in one test binary share it, so the last one out removes it.
@@ -126,7 +163,16 @@ impl Lab {
         }
         run("ip", &["link", "add", &self.bridge, "type", "bridge"])?;
         run("ip", &["link", "set", &self.bridge, "up"])?;
-        run("ip", &["addr", "add", &format!("{}/24", self.controller), "dev", &self.bridge])?;
+        run(
+            "ip",
+            &[
+                "addr",
+                "add",
+                &format!("{}/24", self.controller),
+                "dev",
+                &self.bridge,
+            ],
+        )?;
         let mut known = String::new();
         for i in 1..=n {
             let name = format!("n{i}");
@@ -134,19 +180,49 @@ impl Lab {
             let veth = format!("flsv{}{}", self.id, i);
             let ip = Ipv4Addr::new(10, a, b, i as u8);
             // Record before creating, so Drop removes even a half-made host.
-            self.hosts.push(LabHost { name: name.clone(), ns: ns.clone(), ip, host_pub: String::new() });
+            self.hosts.push(LabHost {
+                name: name.clone(),
+                ns: ns.clone(),
+                ip,
+                host_pub: String::new(),
+            });
             run("ip", &["netns", "add", &ns])?;
-            run("ip", &["link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &ns])?;
+            run(
+                "ip",
+                &[
+                    "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &ns,
+                ],
+            )?;
             run("ip", &["link", "set", &veth, "master", &self.bridge, "up"])?;
-            run("ip", &["-n", &ns, "addr", "add", &format!("{ip}/24"), "dev", "eth0"])?;
+            run(
+                "ip",
+                &["-n", &ns, "addr", "add", &format!("{ip}/24"), "dev", "eth0"],
+            )?;
             run("ip", &["-n", &ns, "link", "set", "eth0", "up"])?;
             run("ip", &["-n", &ns, "link", "set", "lo", "up"])?;
             let host_key = d.join(format!("host_{name}"));
             let hk = host_key.to_str().ok_or("temp path is not UTF-8")?;
-            run("ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-C", &format!("faultline-test-{name}"), "-f", hk])?;
-            let host_pub = std::fs::read_to_string(format!("{hk}.pub")).map_err(|e| e.to_string())?;
+            run(
+                "ssh-keygen",
+                &[
+                    "-q",
+                    "-t",
+                    "ed25519",
+                    "-N",
+                    "",
+                    "-C",
+                    &format!("faultline-test-{name}"),
+                    "-f",
+                    hk,
+                ],
+            )?;
+            let host_pub =
+                std::fs::read_to_string(format!("{hk}.pub")).map_err(|e| e.to_string())?;
             let mut parts = host_pub.split_whitespace();
-            let (kind, b64) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+            let (kind, b64) = (
+                parts.next().unwrap_or_default(),
+                parts.next().unwrap_or_default(),
+            );
             known.push_str(&format!("{ip} {kind} {b64}\n"));
             self.hosts.last_mut().expect("pushed above").host_pub = host_pub.trim().to_string();
             let config = d.join(format!("sshd_{name}.conf"));
@@ -161,7 +237,8 @@ impl Lab {
                 ),
             )
             .map_err(|e| e.to_string())?;
-            let log = std::fs::File::create(d.join(format!("sshd_{name}.log"))).map_err(|e| e.to_string())?;
+            let log = std::fs::File::create(d.join(format!("sshd_{name}.log")))
+                .map_err(|e| e.to_string())?;
             // `ip netns exec` execs sshd in place, so this child's PID is sshd's.
             let child = Command::new("ip")
                 .args(["netns", "exec", &ns, "/usr/sbin/sshd", "-D", "-e", "-f"])
@@ -179,8 +256,12 @@ impl Lab {
             let deadline = Instant::now() + Duration::from_secs(10);
             while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
                 if Instant::now() > deadline {
-                    let log = std::fs::read_to_string(d.join(format!("sshd_{}.log", h.name))).unwrap_or_default();
-                    return Err(format!("sshd on {} did not listen within 10 s: {log}", h.name));
+                    let log = std::fs::read_to_string(d.join(format!("sshd_{}.log", h.name)))
+                        .unwrap_or_default();
+                    return Err(format!(
+                        "sshd on {} did not listen within 10 s: {log}",
+                        h.name
+                    ));
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -190,10 +271,16 @@ impl Lab {
 
     /// A hosts file for these hosts; `extra` is appended to every `[[host]]` table.
     pub fn hosts_file(&self, known_hosts: &Path, extra: &str) -> PathBuf {
-        let mut s = format!("known_hosts = {:?}\n\n[defaults]\nuser = \"root\"\nkey = {:?}\n", known_hosts, self.client_key);
+        let mut s = format!(
+            "known_hosts = {:?}\n\n[defaults]\nuser = \"root\"\nkey = {:?}\n",
+            known_hosts, self.client_key
+        );
         for h in &self.hosts {
             let dir = self.dir.path().join("hosts").join(&h.name);
-            s.push_str(&format!("\n[[host]]\nname = {:?}\naddress = \"{}\"\ndir = {:?}\n{extra}", h.name, h.ip, dir));
+            s.push_str(&format!(
+                "\n[[host]]\nname = {:?}\naddress = \"{}\"\ndir = {:?}\n{extra}",
+                h.name, h.ip, dir
+            ));
         }
         let path = self.dir.path().join("hosts.toml");
         std::fs::write(&path, s).expect("writing the hosts file");

@@ -95,8 +95,8 @@ mod tests {
             .output()
             .unwrap();
         let ours = String::from_utf8_lossy(&out.stdout).into_owned();
-        // 192.0.2.1 (TEST-NET-1) is nobody's address; the identity alone must give us away.
-        let ip = "192.0.2.1".parse().unwrap();
+        // 198.51.100.7 (TEST-NET-2) is nobody's address; the identity alone must give us away.
+        let ip = "198.51.100.7".parse().unwrap();
         if local_identity() != (String::new(), String::new()) {
             assert!(same_machine(ip, &ours).is_some(), "{ours}");
         }

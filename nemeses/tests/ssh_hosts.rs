@@ -358,3 +358,95 @@ fn env_trait_drives_daemons_and_refuses_clock_steps() {
         "{log}"
     );
 }
+
+/// The harness's own nemeses, unchanged, over SSH: a partition is iptables on the hosts
+/// (healed exactly), a slow link is a tbf qdisc on the interface the env found.
+#[test]
+fn harness_nemeses_work_over_ssh() {
+    use faultline_core::env::Env;
+    use faultline_core::nemesis::Cluster;
+    use faultline_core::rng::Rng;
+    use faultline_core::target::{Target, TargetError};
+    use faultline_core::BoxFuture;
+    use faultline_nemeses::ssh::SshEnv;
+    use std::sync::Arc;
+
+    /// Just the node names: the partition and net nemeses need nothing else from a target.
+    struct Names(Vec<String>);
+    impl Target for Names {
+        fn name(&self) -> &str {
+            "names"
+        }
+        fn nodes(&self) -> Vec<String> {
+            self.0.clone()
+        }
+        fn setup(&self) -> BoxFuture<'_, Result<(), TargetError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn start<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), TargetError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn stop<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), TargetError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn kill<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), TargetError>> {
+            Box::pin(async { Err(TargetError::Unsupported("kill")) })
+        }
+        fn pause<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), TargetError>> {
+            Box::pin(async { Err(TargetError::Unsupported("pause")) })
+        }
+        fn resume<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), TargetError>> {
+            Box::pin(async { Err(TargetError::Unsupported("resume")) })
+        }
+        fn client<'a>(
+            &'a self,
+            _: &'a str,
+        ) -> BoxFuture<'a, Result<Box<dyn faultline_core::client::Client>, TargetError>> {
+            Box::pin(async { Err(TargetError::Unsupported("client")) })
+        }
+        fn teardown(&self) -> BoxFuture<'_, Result<(), TargetError>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    let Some(lab) = lab(3) else { return };
+    let hosts = connect(&lab, &lab.known_hosts, false).unwrap();
+    let env: Arc<SshEnv> = Arc::new(SshEnv::new(hosts, None));
+    assert_eq!(env.interface(), "eth0", "found with ip route get");
+    let names: Vec<String> = lab.hosts.iter().map(|h| h.name.clone()).collect();
+    let cluster = Cluster {
+        env: env.clone(),
+        target: Arc::new(Names(names.clone())),
+    };
+    let rules = |i: usize| lab.in_ns(i, &["iptables", "-S", "INPUT"]).unwrap();
+    let qdisc = |i: usize| {
+        lab.in_ns(i, &["tc", "qdisc", "show", "dev", "eth0"])
+            .unwrap()
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let partition = faultline_nemeses::by_name("partition:one").unwrap();
+        let fault = partition.plan(&mut Rng::new(7), &names);
+        let installed = partition.install(&cluster, &fault).await.unwrap();
+        let drops: usize = (0..3).map(|i| rules(i).matches("-j DROP").count()).sum();
+        assert_eq!(drops, 4, "one node drops two peers, the two drop it");
+        assert!(
+            env.exec("n1", "true", &[], T).await.unwrap().success(),
+            "the controller is spared"
+        );
+        installed.guard.heal().await.unwrap();
+        assert!((0..3).all(|i| !rules(i).contains("DROP")), "healed exactly");
+
+        let slow = faultline_nemeses::by_name("net:slow").unwrap();
+        let fault = slow.plan(&mut Rng::new(3), &names);
+        let installed = slow.install(&cluster, &fault).await.unwrap();
+        assert!((0..3).any(|i| qdisc(i).contains("tbf")), "{}", qdisc(0));
+        installed.guard.heal().await.unwrap();
+        assert!((0..3).all(|i| !qdisc(i).contains("tbf")));
+        env.teardown().await.unwrap();
+    });
+}

@@ -17,6 +17,9 @@ pub struct SshEnv {
     hosts: Arc<SshHosts>,
     nodes: Vec<Node>,
     run_dir: Option<PathBuf>,
+    /// The interface for tc. The trait has one for all nodes; hosts that differ need
+    /// `interface` set per host once the trait asks per node.
+    interface: String,
 }
 
 impl SshEnv {
@@ -28,10 +31,17 @@ impl SshEnv {
                 ip: h.ip,
             })
             .collect();
+        let interface = hosts
+            .hosts()
+            .next()
+            .and_then(|h| hosts.interface(&h.name))
+            .unwrap_or("eth0")
+            .to_string();
         SshEnv {
             hosts: Arc::new(hosts),
             nodes,
             run_dir,
+            interface,
         }
     }
 
@@ -141,6 +151,10 @@ impl Env for SshEnv {
                 stderr: out.stderr,
             })
         })
+    }
+
+    fn interface(&self) -> &str {
+        &self.interface
     }
 
     fn controller_ip(&self) -> Option<IpAddr> {

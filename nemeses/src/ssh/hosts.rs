@@ -15,6 +15,7 @@
 //! # agent = true                       # instead of key: use the running ssh-agent
 //! # passphrase_env = "N1_KEY_PASS"     # the key's passphrase, read from this variable
 //! # dir = "/var/tmp/faultline/n1"      # where uploads and logs live on the host
+//! # interface = "ens3"                 # for tc; default: the route to the other hosts
 //! ```
 //!
 //! Errors name the file, the line and the field. Secrets never enter this struct: a
@@ -64,6 +65,8 @@ pub struct Host {
     pub sudo: bool,
     /// The host's working directory for uploads and logs.
     pub dir: String,
+    /// The interface its peers' traffic uses (for tc); found with `ip route get` if unset.
+    pub interface: Option<String>,
 }
 
 impl Host {
@@ -107,6 +110,7 @@ struct RawHost {
     passphrase_env: Option<Spanned<String>>,
     sudo: Option<Spanned<bool>>,
     dir: Option<Spanned<String>>,
+    interface: Option<Spanned<String>>,
 }
 
 /// Reads and validates a hosts file.
@@ -287,6 +291,19 @@ pub fn parse(path: &Path, text: &str) -> Result<HostsFile, HostsError> {
             }
             None => format!("/var/tmp/faultline/{}", name.get_ref()),
         };
+        let interface = match h.interface.as_ref().or(defaults.interface.as_ref()) {
+            Some(i) if valid_name(i.get_ref()) && i.get_ref().len() <= 15 => {
+                Some(i.get_ref().clone())
+            }
+            Some(i) => {
+                return Err(err(
+                    i.span().start,
+                    "interface",
+                    format!("{:?} is not an interface name", i.get_ref()),
+                ))
+            }
+            None => None,
+        };
         hosts.push(Host {
             name: name.get_ref().clone(),
             address: address.get_ref().clone(),
@@ -296,6 +313,7 @@ pub fn parse(path: &Path, text: &str) -> Result<HostsFile, HostsError> {
             auth,
             sudo,
             dir,
+            interface,
         });
     }
     Ok(HostsFile {

@@ -69,6 +69,8 @@ pub struct SshHosts {
     uploads: Mutex<HashMap<(String, PathBuf), String>>,
     clock: clock::ClockLedger,
     controller_ip: Option<IpAddr>,
+    /// Per host, the interface its peers' traffic uses.
+    interfaces: Vec<String>,
 }
 
 /// How long setup-type commands (mkdir, identity probes) may take.
@@ -94,16 +96,29 @@ impl SshHosts {
                 ))
             })
             .collect();
-        let prepared: Vec<Result<IpAddr, SshError>> = std::thread::scope(|s| {
-            let handles: Vec<_> = pools.iter().map(|p| s.spawn(|| prepare(p))).collect();
+        let ips: Vec<IpAddr> = file.hosts.iter().map(|h| h.ip).collect();
+        let prepared: Vec<Result<(IpAddr, String), SshError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = pools
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    // A peer to route to: the next host (the only host routes to itself, which
+                    // says nothing, so it asks for the route to the controller instead).
+                    let peer = (ips.len() > 1).then(|| ips[(i + 1) % ips.len()]);
+                    s.spawn(move || prepare(p, peer))
+                })
+                .collect();
             handles
                 .into_iter()
                 .map(|h| h.join().unwrap_or_else(|_| Err(panicked("connecting"))))
                 .collect()
         });
         let mut controller_ip = None;
+        let mut interfaces = Vec::new();
         for r in prepared {
-            controller_ip.get_or_insert(r?);
+            let (ip, interface) = r?;
+            controller_ip.get_or_insert(ip);
+            interfaces.push(interface);
         }
         Ok(SshHosts {
             file,
@@ -113,6 +128,7 @@ impl SshHosts {
             uploads: Mutex::new(HashMap::new()),
             clock: clock::ClockLedger::default(),
             controller_ip,
+            interfaces,
         })
     }
 
@@ -123,6 +139,12 @@ impl SshHosts {
     /// The controller's address as the hosts see it (the source of its SSH connections).
     pub fn controller_ip(&self) -> Option<IpAddr> {
         self.controller_ip
+    }
+
+    /// The interface `node`'s peers' traffic uses.
+    pub fn interface(&self, node: &str) -> Option<&str> {
+        let i = self.pools.iter().position(|p| p.host.name == node)?;
+        self.interfaces.get(i).map(String::as_str)
     }
 
     fn pool(&self, node: &str) -> Result<&Arc<HostPool>, SshError> {
@@ -434,8 +456,9 @@ impl SshHosts {
     }
 }
 
-/// First contact with a host: log in, make its directories, learn our address as it sees us.
-fn prepare(pool: &HostPool) -> Result<IpAddr, SshError> {
+/// First contact with a host: log in, make its directories, learn our address as it sees us
+/// and the interface towards `peer` (or towards us).
+fn prepare(pool: &HostPool, peer: Option<IpAddr>) -> Result<(IpAddr, String), SshError> {
     let h = &pool.host;
     let dir = shell::quote(&h.dir);
     // With sudo the directory is made by root, so hand it to the login user: SFTP (uploads,
@@ -452,7 +475,31 @@ fn prepare(pool: &HostPool) -> Result<IpAddr, SshError> {
             message: out.stderr.trim().to_string(),
         });
     }
-    pool.local_ip(SHORT)
+    let controller = pool.local_ip(SHORT)?;
+    let interface = match &h.interface {
+        Some(i) => i.clone(),
+        None => {
+            let to = peer.unwrap_or(controller);
+            let out = pool.exec(&format!("ip -o route get {to}"), SHORT)?;
+            route_dev(&out.stdout).ok_or_else(|| SshError::Failed {
+                host: h.name.clone(),
+                what: format!("finding the interface towards {to} (ip route get; set `interface` in the hosts file)"),
+                message: format!("{} {}", out.stdout.trim(), out.stderr.trim()),
+            })?
+        }
+    };
+    Ok((controller, interface))
+}
+
+/// The `dev X` of `ip route get` output.
+fn route_dev(out: &str) -> Option<String> {
+    let mut words = out.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == "dev" {
+            return words.next().map(str::to_string);
+        }
+    }
+    None
 }
 
 fn panicked(what: &str) -> SshError {
@@ -460,5 +507,22 @@ fn panicked(what: &str) -> SshError {
         host: "-".into(),
         what: what.into(),
         message: "worker thread panicked".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn route_dev_parses_ip_route_get() {
+        let out = "10.1.2.3 dev ens3 src 10.1.2.9 uid 0 \\    cache ";
+        assert_eq!(super::route_dev(out).as_deref(), Some("ens3"));
+        assert_eq!(
+            super::route_dev("local 127.0.0.1 dev lo table local src 127.0.0.1"),
+            Some("lo".into())
+        );
+        assert_eq!(
+            super::route_dev("RTNETLINK answers: Network is unreachable"),
+            None
+        );
     }
 }

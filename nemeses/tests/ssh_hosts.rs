@@ -326,14 +326,18 @@ fn env_trait_drives_daemons_and_refuses_clock_steps() {
         assert_eq!(env.nodes().len(), 2);
         assert_eq!(env.controller_ip(), Some(lab.controller.into()));
         let daemons = Daemons::new(env.clone());
+        // Paths under the local run directory, as a target written for netns passes them.
+        let run = lab.dir.path().join("run");
         let spawn = Spawn {
             program: "/bin/sh".into(),
             args: vec![
                 "-c".into(),
-                "echo daemon on $(hostname -I); exec sleep 60".into(),
+                "mkdir -p \"$1\" && echo daemon on $(hostname -I) data $1; exec sleep 60".into(),
+                "sh".into(),
+                run.join("data/n1").display().to_string(),
             ],
             vars: vec![],
-            log: "/nonexistent/local/path/n1.log".into(),
+            log: run.join("n1.log"),
         };
         let pid = daemons.spawn("n1", &spawn).await.unwrap();
         assert!(env.alive("n1", pid).await);
@@ -352,11 +356,16 @@ fn env_trait_drives_daemons_and_refuses_clock_steps() {
         assert!(err.contains("controller's own machine"), "{err}");
         env.teardown().await.unwrap();
     });
-    let log = std::fs::read_to_string(lab.dir.path().join("run/nodes/n1/n1.log")).unwrap();
-    assert!(
-        log.contains(&format!("daemon on {}", lab.hosts[0].ip)),
-        "{log}"
+    // The log came back to the path the target named; the data directory was the host's.
+    let log = std::fs::read_to_string(lab.dir.path().join("run/n1.log")).unwrap();
+    let host_dir = lab.dir.path().join("hosts/n1");
+    let want = format!(
+        "daemon on {} data {}/run/data/n1",
+        lab.hosts[0].ip,
+        host_dir.display()
     );
+    assert!(log.contains(&want), "{log}");
+    assert!(host_dir.join("run/data/n1").is_dir());
 }
 
 /// The harness's own nemeses, unchanged, over SSH: a partition is iptables on the hosts

@@ -275,12 +275,14 @@ impl Conn {
         Ok(n)
     }
 
-    /// Copies the regular files directly in remote directory `dir` into local `into`;
-    /// returns how many. A missing remote directory is no files, not an error.
+    /// Copies the regular files directly in remote directory `dir`: those named in `to`
+    /// (remote path, local path) to their local paths, the others into `rest`. Returns how
+    /// many. A missing remote directory is no files, not an error.
     pub fn download_dir(
         &mut self,
         dir: &str,
-        into: &Path,
+        to: &[(String, std::path::PathBuf)],
+        rest: &Path,
         timeout: Duration,
     ) -> Result<usize, SshError> {
         let failed = |what: String, e: &dyn std::fmt::Display| SshError::Failed {
@@ -298,8 +300,6 @@ impl Conn {
             Ok(e) => e,
             Err(_) => return Ok(0),
         };
-        std::fs::create_dir_all(into)
-            .map_err(|e| failed(format!("creating {}", into.display()), &e))?;
         let mut count = 0;
         for (path, stat) in entries {
             let Some(name) = path.file_name() else {
@@ -308,10 +308,18 @@ impl Conn {
             if !stat.is_file() {
                 continue;
             }
+            let remote = path.to_string_lossy();
+            let target = match to.iter().find(|(r, _)| *r == remote) {
+                Some((_, local)) => local.clone(),
+                None => rest.join(name),
+            };
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| failed(format!("creating {}", parent.display()), &e))?;
+            }
             let mut src = sftp
                 .open(&path)
                 .map_err(|e| failed(format!("opening {}", path.display()), &e))?;
-            let target = into.join(name);
             let mut dst = std::fs::File::create(&target)
                 .map_err(|e| failed(format!("creating {}", target.display()), &e))?;
             std::io::copy(&mut src, &mut dst)

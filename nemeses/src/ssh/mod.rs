@@ -67,6 +67,8 @@ pub struct SshHosts {
     started: Mutex<HashMap<(String, u32), Started>>,
     /// Local files already uploaded, per host: local path -> remote path.
     uploads: Mutex<HashMap<(String, PathBuf), String>>,
+    /// Logs of spawned processes: (host, remote path, local path to download it to).
+    logs: Mutex<Vec<(String, String, PathBuf)>>,
     clock: clock::ClockLedger,
     controller_ip: Option<IpAddr>,
     /// Per host, the interface its peers' traffic uses.
@@ -126,6 +128,7 @@ impl SshHosts {
             options,
             started: Mutex::new(HashMap::new()),
             uploads: Mutex::new(HashMap::new()),
+            logs: Mutex::new(Vec::new()),
             clock: clock::ClockLedger::default(),
             controller_ip,
             interfaces,
@@ -240,8 +243,13 @@ impl SshHosts {
     }
 
     /// Starts a long-running process detached from the SSH session; returns its PID.
-    /// The faultline binary itself is uploaded first if `program` is it, so the built-in
-    /// store runs on hosts that never had faultline installed.
+    ///
+    /// Targets written for `netns` name paths on the controller (the binary, a data
+    /// directory and a log under the run directory), so the environment translates:
+    /// the faultline binary itself is uploaded (hosts need not have faultline installed),
+    /// arguments and variables under the local run directory move under the host's
+    /// `<dir>/run/`, and the log goes to `<dir>/logs/` and is downloaded back to the local
+    /// path it was given when the run ends.
     pub fn spawn(
         &self,
         node: &str,
@@ -252,8 +260,13 @@ impl SshHosts {
     ) -> Result<u32, SshError> {
         let pool = self.pool(node)?;
         let program = self.remote_program(node, program)?;
-        let log = self.remote_log(node, log)?;
-        let script = shell::spawn(&pool.host.dir, &program, args, vars, &log);
+        let remote_log = self.remote_log(node, log)?;
+        let args: Vec<String> = args.iter().map(|a| self.remap(&pool.host, a)).collect();
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.clone(), self.remap(&pool.host, v)))
+            .collect();
+        let script = shell::spawn(&pool.host.dir, &program, &args, &vars, &remote_log);
         let out = pool.exec(&shell::with_sudo(&script, pool.host.sudo), SHORT)?;
         let failed = |message: String| SshError::Failed {
             host: node.into(),
@@ -273,9 +286,18 @@ impl SshHosts {
             .and_then(|p| p.parse().ok())
             .ok_or_else(|| failed(format!("no PID in {:?}", out.stdout.trim())))?;
         let start_ticks = words.next().unwrap_or_default().to_string();
+        {
+            let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = (node.to_string(), remote_log.clone(), log.to_path_buf());
+            if !logs.contains(&entry) {
+                logs.push(entry);
+            }
+        }
         if start_ticks.is_empty() {
             // The process was gone before we could read its start time: it failed at once.
-            return Err(failed(format!("exited immediately; see {log} on the host")));
+            return Err(failed(format!(
+                "exited immediately; see {remote_log} on the host"
+            )));
         }
         self.started
             .lock()
@@ -284,9 +306,27 @@ impl SshHosts {
         Ok(pid)
     }
 
+    /// A path under the local run directory becomes the same path under `<dir>/run/`.
+    fn remap(&self, host: &Host, value: &str) -> String {
+        let Some(run_dir) = &self.options.run_dir else {
+            return value.to_string();
+        };
+        let local = run_dir.to_string_lossy();
+        match value.strip_prefix(local.as_ref()) {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+                format!("{}/run{rest}", host.dir)
+            }
+            _ => value.to_string(),
+        }
+    }
+
+    /// The faultline binary (this process's, or any local file named `faultline`) is
+    /// uploaded; anything else is a program the host has.
     fn remote_program(&self, node: &str, program: &Path) -> Result<String, SshError> {
         let this = std::env::current_exe().ok();
-        if this.as_deref() == Some(program) {
+        let is_faultline = this.as_deref() == Some(program)
+            || (program.file_name().is_some_and(|n| n == "faultline") && program.is_file());
+        if is_faultline {
             return self.upload(node, program, "faultline", 0o755);
         }
         if let Some(r) = self
@@ -414,21 +454,31 @@ impl SshHosts {
         errors
     }
 
-    /// Copies every host's `logs/` into `<run_dir>/nodes/<name>/`. Returns the failures.
+    /// Copies every spawned process's log back to the local path it was given (when that
+    /// is under the run directory), and everything else in a host's `logs/` into
+    /// `<run_dir>/nodes/<name>/`. Returns the failures.
     pub fn download_logs(&self) -> Vec<SshError> {
         let Some(run_dir) = self.options.run_dir.clone() else {
             return Vec::new();
         };
+        let logs = self.logs.lock().unwrap_or_else(|p| p.into_inner()).clone();
         std::thread::scope(|s| {
             let handles: Vec<_> = self
                 .pools
                 .iter()
                 .map(|p| {
-                    let into = run_dir.join("nodes").join(&p.host.name);
+                    let mut targets: Vec<(String, PathBuf)> = logs
+                        .iter()
+                        .filter(|(n, _, local)| *n == p.host.name && local.starts_with(&run_dir))
+                        .map(|(_, remote, local)| (remote.clone(), local.clone()))
+                        .collect();
+                    targets.sort();
+                    targets.dedup();
+                    let rest = run_dir.join("nodes").join(&p.host.name);
                     s.spawn(move || {
                         let dir = format!("{}/logs", p.host.dir);
                         p.with_conn(Duration::from_secs(120), |c, left| {
-                            c.download_dir(&dir, &into, left)
+                            c.download_dir(&dir, &targets, &rest, left)
                         })
                     })
                 })

@@ -459,3 +459,92 @@ fn harness_nemeses_work_over_ssh() {
         env.teardown().await.unwrap();
     });
 }
+
+/// `sudo = true`: every command, spawn and signal goes through `sudo -n sh -c`, with the
+/// quoting intact.
+#[test]
+fn sudo_wraps_every_command() {
+    let Some(lab) = lab(1) else { return };
+    if !std::path::Path::new("/usr/bin/sudo").exists() {
+        eprintln!("skipping: sudo is not installed here");
+        return;
+    }
+    let file = hosts::load(&lab.hosts_file(&lab.known_hosts, "sudo = true\n")).unwrap();
+    assert!(file.hosts[0].sudo);
+    let env = SshHosts::connect(file, SshOptions::default()).unwrap();
+    let out = env
+        .exec(
+            "n1",
+            "sh",
+            &[
+                "-c".into(),
+                "echo \"$SUDO_USER:$(id -u):$1\"".into(),
+                "sh".into(),
+                "a 'b' $c".into(),
+            ],
+            T,
+        )
+        .unwrap();
+    assert_eq!(out.stdout, "root:0:a 'b' $c\n", "{out:?}");
+    let pid = env
+        .spawn(
+            "n1",
+            std::path::Path::new("/bin/sh"),
+            &["-c".into(), "echo via $SUDO_USER; exec sleep 60".into()],
+            &[],
+            std::path::Path::new("s.log"),
+        )
+        .unwrap();
+    assert!(env.alive("n1", pid));
+    env.signal("n1", pid, 9).unwrap();
+    assert!(env.teardown().is_empty());
+}
+
+/// Prints what SSH costs per operation (no assertion on time: the numbers are for people).
+#[test]
+fn measure_round_trips() {
+    let Some(lab) = lab(1) else { return };
+    let t0 = std::time::Instant::now();
+    let env = connect(&lab, &lab.known_hosts, false).unwrap();
+    let connect = t0.elapsed();
+    let mut times: Vec<Duration> = (0..50)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            env.exec("n1", "true", &[], T).unwrap();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    // The OpenSSH client against the same host, for comparison (a new connection each time).
+    let openssh: Option<Duration> = std::path::Path::new("/usr/bin/ssh").exists().then(|| {
+        let t = std::time::Instant::now();
+        for _ in 0..5 {
+            let st = std::process::Command::new("/usr/bin/ssh")
+                .args(["-o", "BatchMode=yes", "-o"])
+                .arg(format!("UserKnownHostsFile={}", lab.known_hosts.display()))
+                .arg("-i")
+                .arg(&lab.client_key)
+                .arg(format!("root@{}", lab.hosts[0].ip))
+                .arg("true")
+                .status()
+                .unwrap();
+            assert!(st.success());
+        }
+        t.elapsed() / 5
+    });
+    let payload = lab.dir.path().join("big.bin");
+    std::fs::write(&payload, vec![7u8; 16 << 20]).unwrap();
+    let t = std::time::Instant::now();
+    env.upload("n1", &payload, "big.bin", 0o644).unwrap();
+    let upload = t.elapsed();
+    eprintln!(
+        "ssh lab: connect+prepare {:?}; exec round trip median {:?}, p90 {:?} (50 pooled); OpenSSH client `ssh host true` {:?} each; SFTP upload 16 MiB in {:?} ({:.0} MiB/s)",
+        connect,
+        times[25],
+        times[45],
+        openssh,
+        upload,
+        16.0 / upload.as_secs_f64()
+    );
+    assert!(env.teardown().is_empty());
+}

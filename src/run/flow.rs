@@ -74,8 +74,11 @@ fn write_json(path: &Path, v: &serde_json::Value) -> std::io::Result<()> {
     std::fs::write(path, text + "\n")
 }
 
-pub fn run(s: Settings) -> anyhow::Result<i32> {
+pub fn run(mut s: Settings) -> anyhow::Result<i32> {
     if let Err(e) = s.check() {
+        return usage(e);
+    }
+    if let Err(e) = super::ssh_env::check(&mut s) {
         return usage(e);
     }
     if !TARGETS.contains(&s.target.as_str()) && !real::NAMES.contains(&s.target.as_str()) {
@@ -101,7 +104,7 @@ pub fn run(s: Settings) -> anyhow::Result<i32> {
         Ok(n) => n,
         Err(e) => return usage(e),
     };
-    if s.target != "memory" {
+    if s.target != "memory" && s.env == "netns" {
         if let Err(e) = faultline_nemeses::netns::check_available() {
             eprintln!("faultline run: {e}");
             return Ok(exit::HARNESS);
@@ -168,6 +171,7 @@ async fn execute(
 ) -> Result<RunOutcome, String> {
     let env: Arc<dyn Env> = match s.target.as_str() {
         "memory" => Arc::new(LocalEnv::new(s.nodes)),
+        _ if s.env == "ssh" => super::ssh_env::create(s, dir).await?,
         _ => {
             let dir2 = dir.to_path_buf();
             let n = s.nodes;

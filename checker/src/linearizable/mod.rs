@@ -209,7 +209,8 @@ impl<M: Model> Linearizable<M> {
                 let (k, v) = partition::split_tuple(&invoke.value).ok_or_else(|| {
                     bad("with --independent every op's value is a [key value] tuple".into())
                 })?;
-                let done = completion.map(|c| partition::split_tuple(&c.value).map_or(&c.value, |(_, v)| v));
+                let done = completion
+                    .map(|c| partition::split_tuple(&c.value).map_or(&c.value, |(_, v)| v));
                 (Some(k), v, done)
             } else {
                 (None, &invoke.value, completion.map(|c| &c.value))

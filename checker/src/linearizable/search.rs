@@ -149,7 +149,11 @@ impl<'a, M: Model> Search<'a, M> {
             let node = k + 1;
             op_of[node] = op;
             if is_ret {
-                kind[node] = if spans[op as usize].ret.is_some() { 1 } else { 2 };
+                kind[node] = if spans[op as usize].ret.is_some() {
+                    1
+                } else {
+                    2
+                };
                 let c = call_node[op as usize];
                 mate[c as usize] = node as u32;
                 mate[node] = c;
@@ -236,8 +240,18 @@ impl<'a, M: Model> Search<'a, M> {
 }
 
 /// The configuration where the search is stuck at return entry `at`.
-fn stuck(stack: &[(u32, u32)], state: u32, at: u32, next: &[u32], kind: &[u8], op_of: &[u32]) -> Stuck {
-    let prefix = stack.iter().map(|&(c, _)| op_of[c as usize] as usize).collect();
+fn stuck(
+    stack: &[(u32, u32)],
+    state: u32,
+    at: u32,
+    next: &[u32],
+    kind: &[u8],
+    op_of: &[u32],
+) -> Stuck {
+    let prefix = stack
+        .iter()
+        .map(|&(c, _)| op_of[c as usize] as usize)
+        .collect();
     let states = (0..stack.len())
         .map(|k| stack.get(k + 1).map_or(state, |&(_, s)| s))
         .collect();

@@ -11,6 +11,7 @@ mod node;
 mod report;
 mod run;
 mod serve;
+mod targets;
 
 #[derive(Debug, Parser)]
 #[command(name = "faultline", version, about = "A Jepsen-style consistency checker and fault-injection harness", after_help = exit::HELP)]

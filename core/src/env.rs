@@ -127,6 +127,11 @@ pub trait Env: Send + Sync {
             .ok_or_else(|| EnvError::UnknownNode(name.to_string()))
     }
 
+    /// The network interface inside a node that its peers' traffic uses (for tc).
+    fn interface(&self) -> &str {
+        "eth0"
+    }
+
     /// Where node logs and per-node files go, if the environment keeps them locally.
     fn run_dir(&self) -> Option<PathBuf> {
         None

@@ -11,8 +11,14 @@ use crate::render::w;
 const MAX_EXPLAINED: usize = 100;
 
 pub fn junit(suite: &str, verdicts: &[Verdict]) -> String {
-    let failures = verdicts.iter().filter(|v| v.valid == Validity::Invalid).count();
-    let skipped = verdicts.iter().filter(|v| v.valid == Validity::Unknown).count();
+    let failures = verdicts
+        .iter()
+        .filter(|v| v.valid == Validity::Invalid)
+        .count();
+    let skipped = verdicts
+        .iter()
+        .filter(|v| v.valid == Validity::Unknown)
+        .count();
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     w!(
         x,
@@ -40,7 +46,11 @@ pub fn junit(suite: &str, verdicts: &[Verdict]) -> String {
                     x,
                     ">\n      <failure type=\"invalid\" message=\"{} {}: {}\">",
                     v.anomalies.len(),
-                    if v.anomalies.len() == 1 { "anomaly" } else { "anomalies" },
+                    if v.anomalies.len() == 1 {
+                        "anomaly"
+                    } else {
+                        "anomalies"
+                    },
                     esc(&kinds)
                 );
                 for (i, a) in v.anomalies.iter().take(MAX_EXPLAINED).enumerate() {
@@ -80,9 +90,16 @@ mod tests {
     fn one_case_per_checker_with_failures_explained_and_escaped() {
         let mut bad = Verdict::valid("elle");
         bad.push(Anomaly::new("G2-item", vec![1, 3], "T1 < T2 & <b>"));
-        let vs = [Verdict::valid("stats"), bad, Verdict::unknown("lin", "budget ran out")];
+        let vs = [
+            Verdict::valid("stats"),
+            bad,
+            Verdict::unknown("lin", "budget ran out"),
+        ];
         let x = junit("run <1>", &vs);
-        assert!(x.contains("tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""), "{x}");
+        assert!(
+            x.contains("tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""),
+            "{x}"
+        );
         assert!(x.contains("<testcase classname=\"run &lt;1&gt;\" name=\"stats\"/>"));
         assert!(x.contains("message=\"1 anomaly: G2-item\">G2-item: T1 &lt; T2 &amp; &lt;b&gt; (ops 1, 3)</failure>"), "{x}");
         assert!(x.contains("<skipped message=\"unknown: budget ran out\"/>"));

@@ -48,6 +48,13 @@ pub struct Recorder {
     start: Instant,
     inner: Mutex<Inner>,
     pub counts: Counts,
+    /// The fault in force, as its start `f` (empty when none), for progress display.
+    fault: Mutex<String>,
+}
+
+/// Whether a nemesis `f` ends a fault (the names the built-in nemeses and Jepsen use).
+fn ends_fault(f: &str) -> bool {
+    f.starts_with("stop") || matches!(f, "restart" | "start" | "resume" | "reset-clock" | "heal")
 }
 
 impl Recorder {
@@ -71,6 +78,7 @@ impl Recorder {
                 error: None,
             }),
             counts: Counts::default(),
+            fault: Mutex::new(String::new()),
         }
     }
 
@@ -94,6 +102,15 @@ impl Recorder {
             (_, OpType::Info) => &self.counts.info,
         };
         c.fetch_add(1, Ordering::Relaxed);
+        if op.process == Process::Nemesis && op.kind == OpType::Info {
+            if let Ok(mut f) = self.fault.lock() {
+                if ends_fault(&op.f) {
+                    f.clear();
+                } else if op.error.is_none() {
+                    *f = op.f.clone();
+                }
+            }
+        }
         let mut g = match self.inner.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -111,6 +128,11 @@ impl Recorder {
         }
         inner.ops.push(op);
         index
+    }
+
+    /// The fault in force now (its start `f`), or "".
+    pub fn current_fault(&self) -> String {
+        self.fault.lock().map(|f| f.clone()).unwrap_or_default()
     }
 
     /// Writes buffered events to the file.

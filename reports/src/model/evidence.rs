@@ -85,6 +85,7 @@ impl EvidenceView {
                 state,
                 unplaceable,
                 window,
+                ..
             } => lin_view(history, prefix, state, unplaceable, window)
                 .map_or(EvidenceView::None, EvidenceView::Linearization),
             Evidence::Cycle { steps } => {

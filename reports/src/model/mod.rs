@@ -221,13 +221,14 @@ impl ReportModel {
             .map(|v| checker_view(history, v, &timeline, options))
             .collect();
 
-        let (ok, fail, info) = history.client_pairs().fold((0, 0, 0), |(o, f, i), (_, c)| {
-            match Outcome::of(c) {
-                Outcome::Ok => (o + 1, f, i),
-                Outcome::Fail => (o, f + 1, i),
-                _ => (o, f, i + 1),
-            }
-        });
+        let (ok, fail, info) =
+            history
+                .client_pairs()
+                .fold((0, 0, 0), |(o, f, i), (_, c)| match Outcome::of(c) {
+                    Outcome::Ok => (o + 1, f, i),
+                    Outcome::Fail => (o, f + 1, i),
+                    _ => (o, f, i + 1),
+                });
         let mut processes: Vec<u64> = history
             .ops()
             .iter()

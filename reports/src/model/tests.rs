@@ -11,7 +11,8 @@ fn small() -> History {
     b.nemesis("start-partition", Value::Nil); // 2
     b.invoke(1, "read", Value::Nil).info(1, Value::Nil); // 3, 4
     b.nemesis("stop-partition", Value::Nil); // 5
-    b.invoke(2, "read", Value::Nil).ok(2, Value::Str("<script>x</script>".into())); // 6, 7
+    b.invoke(2, "read", Value::Nil)
+        .ok(2, Value::Str("<script>x</script>".into())); // 6, 7
     b.build()
 }
 
@@ -24,10 +25,16 @@ fn invalid(ops: Vec<u64>) -> Verdict {
 #[test]
 fn headline_names_the_verdict_and_who_found_what() {
     let h = small();
-    let m = ReportModel::build(&h, &[invalid(vec![6, 7])], &json!(null), &Options::default());
+    let m = ReportModel::build(
+        &h,
+        &[invalid(vec![6, 7])],
+        &json!(null),
+        &Options::default(),
+    );
     assert_eq!(m.valid, Validity::Invalid);
     assert!(
-        m.headline.starts_with("Invalid: 1 anomaly found by lin (nonlinearizable)"),
+        m.headline
+            .starts_with("Invalid: 1 anomaly found by lin (nonlinearizable)"),
         "{}",
         m.headline
     );
@@ -40,7 +47,9 @@ fn headline_names_the_verdict_and_who_found_what() {
         &json!(null),
         &Options::default(),
     );
-    assert!(m.headline.starts_with("Unknown: no anomaly found, but b could not finish"));
+    assert!(m
+        .headline
+        .starts_with("Unknown: no anomaly found, but b could not finish"));
 }
 
 #[test]
@@ -50,7 +59,10 @@ fn summary_counts_outcomes_and_faults() {
     assert_eq!((s.client_ops, s.ok, s.fail, s.info), (3, 2, 0, 1));
     assert_eq!((s.processes, s.fault_windows, s.events), (3, 1, 8));
     assert_eq!(m.faults[0].fault, "partition");
-    assert_eq!((m.faults[0].start_index, m.faults[0].end_index), (2, Some(5)));
+    assert_eq!(
+        (m.faults[0].start_index, m.faults[0].end_index),
+        (2, Some(5))
+    );
 }
 
 #[test]
@@ -68,7 +80,12 @@ fn settings_flatten_and_the_seed_is_found() {
 #[test]
 fn anomaly_links_resolve_to_timeline_events() {
     let h = small();
-    let m = ReportModel::build(&h, &[invalid(vec![6, 7])], &json!(null), &Options::default());
+    let m = ReportModel::build(
+        &h,
+        &[invalid(vec![6, 7])],
+        &json!(null),
+        &Options::default(),
+    );
     let a = &m.checkers[0].anomalies[0];
     assert_eq!(a.id, "a-lin-0");
     assert!(a.ops.iter().all(|o| o.in_timeline));
@@ -97,7 +114,11 @@ fn a_capped_timeline_keeps_the_ops_around_the_anomaly() {
     assert!(t.ops.iter().any(|o| o.index == 1_500));
     assert!(t.ops.iter().all(|o| o.index.abs_diff(1_500) <= 60));
     assert!(m.checkers[0].anomalies[0].ops[0].in_timeline);
-    assert!(m.notes.iter().any(|n| n.contains("50 of 1000 client ops")), "{:?}", m.notes);
+    assert!(
+        m.notes.iter().any(|n| n.contains("50 of 1000 client ops")),
+        "{:?}",
+        m.notes
+    );
     assert!(!t.shows(2), "event 2 is far from the anomaly");
 }
 
@@ -119,6 +140,7 @@ fn linearization_evidence_orders_the_prefix_and_marks_the_unplaceable_op() {
     v.push(
         Anomaly::new("nonlinearizable", vec![6], "x").with_evidence(Evidence::Linearization {
             prefix: vec![1, 3], // completion indices name their invocations
+            states: vec![],
             state: "1".into(),
             unplaceable: vec![6],
             window: vec![],
@@ -128,9 +150,15 @@ fn linearization_evidence_orders_the_prefix_and_marks_the_unplaceable_op() {
     let EvidenceView::Linearization(l) = &m.checkers[0].anomalies[0].evidence else {
         panic!("no linearization view");
     };
-    let order: Vec<(u64, Option<usize>, bool)> =
-        l.ops.iter().map(|o| (o.index, o.order, o.unplaceable)).collect();
-    assert_eq!(order, vec![(0, Some(1), false), (3, Some(2), false), (6, None, true)]);
+    let order: Vec<(u64, Option<usize>, bool)> = l
+        .ops
+        .iter()
+        .map(|o| (o.index, o.order, o.unplaceable))
+        .collect();
+    assert_eq!(
+        order,
+        vec![(0, Some(1), false), (3, Some(2), false), (6, None, true)]
+    );
     assert_eq!(l.processes, vec!["process 0", "process 1", "process 2"]);
     // Points are in prefix order and inside each op's interval (op 3 never completed).
     let p: Vec<f64> = l.ops.iter().filter_map(|o| o.point_s).collect();
@@ -158,7 +186,12 @@ fn cycle_evidence_numbers_transactions_in_order() {
 
 #[test]
 fn the_model_serialises() {
-    let m = ReportModel::build(&small(), &[invalid(vec![6])], &json!({"seed": 1}), &Options::default());
+    let m = ReportModel::build(
+        &small(),
+        &[invalid(vec![6])],
+        &json!({"seed": 1}),
+        &Options::default(),
+    );
     let j = serde_json::to_value(&m).unwrap();
     assert_eq!(j["valid"], "invalid");
     assert_eq!(j["checkers"][0]["anomalies"][0]["ops"][0]["index"], 6);

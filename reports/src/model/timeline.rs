@@ -216,11 +216,9 @@ impl Timeline {
                     }
                 };
                 sub_end[lane] = row1;
-                let end = w
-                    .end
-                    .map_or("the end of the history".to_string(), |e| {
-                        format!("{:.3} s", secs(e))
-                    });
+                let end = w.end.map_or("the end of the history".to_string(), |e| {
+                    format!("{:.3} s", secs(e))
+                });
                 TlFault {
                     lane,
                     row0,

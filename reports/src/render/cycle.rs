@@ -100,7 +100,9 @@ pub fn svg(c: &CycleView, id: &str) -> String {
 }
 
 pub fn side(out: &mut String, c: &CycleView) {
-    out.push_str("<div class=\"side\"><b>Transactions</b><ol style=\"list-style:none;padding-left:0\">");
+    out.push_str(
+        "<div class=\"side\"><b>Transactions</b><ol style=\"list-style:none;padding-left:0\">",
+    );
     for node in &c.nodes {
         w!(
             out,

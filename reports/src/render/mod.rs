@@ -22,7 +22,10 @@ macro_rules! w {
 pub(crate) use w;
 
 /// Runs one drawing; an error or a panic becomes `Err(sentence)`.
-pub(crate) fn guarded(what: &str, draw: impl FnOnce() -> Result<String, String>) -> Result<String, String> {
+pub(crate) fn guarded(
+    what: &str,
+    draw: impl FnOnce() -> Result<String, String>,
+) -> Result<String, String> {
     match catch_unwind(AssertUnwindSafe(draw)) {
         Ok(Ok(svg)) => Ok(svg),
         Ok(Err(e)) => Err(format!("The {what} could not be drawn: {e}")),

@@ -189,7 +189,11 @@ fn findings(body: &mut String, c: &CheckerView) {
                 body,
                 "{} {}: <span class=\"kinds\">",
                 thousands(c.anomaly_count),
-                if c.anomaly_count == 1 { "anomaly" } else { "anomalies" }
+                if c.anomaly_count == 1 {
+                    "anomaly"
+                } else {
+                    "anomalies"
+                }
             );
             for (k, n) in &c.kinds {
                 w!(body, "<span>{} ×{n}</span>", esc(k));
@@ -260,7 +264,11 @@ fn anomaly(body: &mut String, a: &AnomalyView, failures: &mut Vec<String>) {
         esc(&a.kind)
     );
     if let Some(k) = &a.key {
-        w!(body, "<span class=\"muted\">key <code>{}</code></span>", esc(k));
+        w!(
+            body,
+            "<span class=\"muted\">key <code>{}</code></span>",
+            esc(k)
+        );
     }
     w!(
         body,

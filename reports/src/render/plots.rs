@@ -75,13 +75,21 @@ fn time_unit(s: &Series) -> (f64, &'static str) {
 }
 
 fn x_range(s: &Series) -> std::ops::Range<f64> {
-    let end = if s.t1_s > s.t0_s { s.t1_s } else { s.t0_s + 1e-3 };
+    let end = if s.t1_s > s.t0_s {
+        s.t1_s
+    } else {
+        s.t0_s + 1e-3
+    };
     s.t0_s..end
 }
 
 /// Shades and labels each fault window over `[y0, y1]` of a chart.
 fn shade<'a, Y>(
-    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
+    chart: &mut ChartContext<
+        'a,
+        SVGBackend<'a>,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, Y>,
+    >,
     faults: &[FaultView],
     xr: &std::ops::Range<f64>,
     y0: f64,
@@ -100,7 +108,10 @@ where
             }
         };
         let c = FAULT_COLOURS[i % FAULT_COLOURS.len()];
-        let (a, b) = (f.start_s.max(xr.start), f.end_s.unwrap_or(xr.end).min(xr.end));
+        let (a, b) = (
+            f.start_s.max(xr.start),
+            f.end_s.unwrap_or(xr.end).min(xr.end),
+        );
         if b < a {
             continue;
         }
@@ -183,7 +194,11 @@ where
                 Outcome::Fail => FAIL,
                 _ => INFO,
             };
-            let name = if f < MAX_FS { s.fs[f].as_str() } else { "other" };
+            let name = if f < MAX_FS {
+                s.fs[f].as_str()
+            } else {
+                "other"
+            };
             let label = format!("{name} {}", outcome.as_str());
             let style = colour.mix(0.75).filled();
             match f % 3 {
@@ -198,7 +213,10 @@ where
                     .label(label)
                     .legend(move |(x, y)| TriangleMarker::new((x, y), 4, style)),
                 _ => chart
-                    .draw_series(pts.iter().map(|&p| Cross::new(p, 3, colour.stroke_width(1))))
+                    .draw_series(
+                        pts.iter()
+                            .map(|&p| Cross::new(p, 3, colour.stroke_width(1))),
+                    )
                     .map_err(|e| e.to_string())?
                     .label(label)
                     .legend(move |(x, y)| Cross::new((x, y), 3, colour.stroke_width(1))),
@@ -209,7 +227,11 @@ where
     root.present().map_err(|e| e.to_string())
 }
 
-type Quantile = (&'static str, RGBColor, fn(&crate::model::Bucket) -> Option<f64>);
+type Quantile = (
+    &'static str,
+    RGBColor,
+    fn(&crate::model::Bucket) -> Option<f64>,
+);
 const QUANTILES: [Quantile; 4] = [
     ("p50", RGBColor(100, 181, 246), |b| b.p50),
     ("p95", RGBColor(30, 136, 229), |b| b.p95),
@@ -331,7 +353,10 @@ fn availability(s: &Series, faults: &[FaultView]) -> Result<String, String> {
         let y_desc = format!("ops per {}", super::duration(w));
         mesh(&mut chart, time_unit(s), &y_desc)?;
         shade(&mut chart, faults, &xr, 0.0, y1)?;
-        for (i, (name, colour)) in [("ok", OK), ("fail", FAIL), ("info", INFO)].into_iter().enumerate() {
+        for (i, (name, colour)) in [("ok", OK), ("fail", FAIL), ("info", INFO)]
+            .into_iter()
+            .enumerate()
+        {
             let rects: Vec<Rectangle<(f64, f64)>> = s
                 .buckets
                 .iter()
@@ -350,7 +375,9 @@ fn availability(s: &Series, faults: &[FaultView]) -> Result<String, String> {
                 .draw_series(rects)
                 .map_err(|e| e.to_string())?
                 .label(name)
-                .legend(move |(x, y)| Rectangle::new([(x - 5, y - 4), (x + 5, y + 4)], colour.filled()));
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x - 5, y - 4), (x + 5, y + 4)], colour.filled())
+                });
         }
         legend(&mut chart)?;
         root.present().map_err(|e| e.to_string())
@@ -358,7 +385,11 @@ fn availability(s: &Series, faults: &[FaultView]) -> Result<String, String> {
 }
 
 fn mesh<'a, Y>(
-    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
+    chart: &mut ChartContext<
+        'a,
+        SVGBackend<'a>,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, Y>,
+    >,
     (scale, x): (f64, &str),
     y: &str,
 ) -> Result<(), String>
@@ -382,7 +413,11 @@ where
 }
 
 fn legend<'a, Y>(
-    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
+    chart: &mut ChartContext<
+        'a,
+        SVGBackend<'a>,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, Y>,
+    >,
 ) -> Result<(), String>
 where
     Y: Ranged<ValueType = f64>,

@@ -33,7 +33,11 @@ pub fn render(out: &mut String, t: &Timeline) {
             thousands(t.total_ops)
         );
     }
-    let flanes = if t.faults.is_empty() { 0 } else { t.fault_lanes.max(1) };
+    let flanes = if t.faults.is_empty() {
+        0
+    } else {
+        t.fault_lanes.max(1)
+    };
     w!(
         out,
         "<div class=\"tl-scroll\"><div class=\"tl\" style=\"--lanes:{};--flanes:{flanes};--rows:{}\">",

@@ -19,7 +19,7 @@ use faultline_core::{History, Value};
 use serde_json::json;
 
 use crate::found::Found;
-use crate::operation::{operations, secs, Pace};
+use crate::operation::{operations, secs, working_bytes, Pace};
 use crate::{Anomaly, Budget, Checker, Exhausted, Validity, Verdict};
 
 /// Where the expected total comes from.
@@ -69,6 +69,7 @@ impl BankChecker {
         let mut found = Found::new(self.max_reported);
         let mut v = Verdict::valid(self.name());
         let ops = operations(history);
+        pace.hold(working_bytes(ops.len(), 0))?;
         let mut malformed: Vec<(u64, String)> = Vec::new();
         let mut accounts: Option<Vec<Value>> = self.accounts.clone();
         let mut expected = match self.total {

@@ -21,7 +21,9 @@ use std::collections::BTreeMap;
 use faultline_core::{History, Value};
 
 use crate::found::Found;
-use crate::operation::{key_name, operations_independent, MopKind, Operation, Pace, NIL};
+use crate::operation::{
+    key_name, operations_independent, working_bytes, MopKind, Operation, Pace, NIL,
+};
 use crate::{Anomaly, Budget, Checker, Exhausted, Validity, Verdict};
 
 /// Checks that the final reads of every node agree.
@@ -88,6 +90,7 @@ impl ConvergenceChecker {
         let mut pace = Pace::new(budget);
         let mut v = Verdict::valid(self.name());
         let ops = operations_independent(history, self.independent);
+        pace.hold(working_bytes(ops.len(), 0))?;
         // node -> key -> (value, the read), and whether the node read the whole store.
         let mut nodes: BTreeMap<String, NodeReads<'_>> = BTreeMap::new();
         let mut unsure: Vec<String> = Vec::new();

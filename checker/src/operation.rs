@@ -365,26 +365,50 @@ pub fn show_list(items: &[Value]) -> String {
     }
 }
 
-/// Checks the budget every so many steps, so tight loops stay cheap.
+/// Checks the budget every so many steps, so tight loops stay cheap. Steps count as the
+/// budget's search states (the linear checkers have no search; a step is their unit of
+/// work), so `--max-states` bounds them too.
 pub(crate) struct Pace<'b> {
     budget: &'b crate::Budget,
-    steps: u32,
+    steps: u64,
+    spent: u64,
 }
 
 impl<'b> Pace<'b> {
     pub fn new(budget: &'b crate::Budget) -> Pace<'b> {
-        Pace { budget, steps: 0 }
+        Pace {
+            budget,
+            steps: 0,
+            spent: 0,
+        }
     }
 
-    /// One more step; the first and every 1024th after check time and cancellation.
+    /// One more step; the first and every 1024th after spend the steps so far and check
+    /// time, states and cancellation.
     pub fn tick(&mut self) -> Result<(), crate::Exhausted> {
-        self.steps = self.steps.wrapping_add(1);
+        self.steps += 1;
         if self.steps % 1024 == 1 {
-            self.budget.check()
+            let n = self.steps - self.spent;
+            self.spent = self.steps;
+            self.budget.spend(n)
         } else {
             Ok(())
         }
     }
+
+    /// Checks the memory budget against what a checker holds, by its own estimate
+    /// ([`working_bytes`]).
+    pub fn hold(&self, bytes: u64) -> Result<(), crate::Exhausted> {
+        self.budget.check_memory(bytes)
+    }
+}
+
+/// A linear checker's working memory, roughly: its per-op view and micro-ops, and about as
+/// much again for the per-key and per-process indices it builds from them.
+pub(crate) fn working_bytes(ops: usize, mops: usize) -> u64 {
+    let per_op = std::mem::size_of::<Operation<'_>>() as u64;
+    let per_mop = std::mem::size_of::<Mop<'_>>() as u64;
+    2 * (ops as u64 * per_op + mops as u64 * per_mop)
 }
 
 #[cfg(test)]

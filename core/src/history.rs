@@ -96,7 +96,12 @@ impl<'de> Deserialize<'de> for Process {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a non-negative integer or \"nemesis\"")
             }
-            fn visit_u64<E>(self, p: u64) -> Result<Process, E> {
+            // At most 2^63-1, as in Jepsen (Java longs): larger ones could not be exported
+            // to history.edn and read back (found by fuzz/roundtrip_ops).
+            fn visit_u64<E: serde::de::Error>(self, p: u64) -> Result<Process, E> {
+                if p > i64::MAX as u64 {
+                    return Err(E::custom(format!("process {p} is larger than 2^63-1")));
+                }
                 Ok(Process::Client(p))
             }
             fn visit_i64<E: serde::de::Error>(self, p: i64) -> Result<Process, E> {
@@ -278,7 +283,16 @@ impl<'de> serde::de::Visitor<'de> for OpVisitor {
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
                 "index" => index = Some(field::<A, u64>(&mut map, "index")?),
-                "time" => time = Some(field::<A, u64>(&mut map, "time")?),
+                "time" => {
+                    let t = field::<A, u64>(&mut map, "time")?;
+                    // Jepsen's times are Java longs; see Process's reader.
+                    if t > i64::MAX as u64 {
+                        return Err(A::Error::custom(format!(
+                            "field `time`: {t} is larger than 2^63-1 nanoseconds"
+                        )));
+                    }
+                    time = Some(t);
+                }
                 "type" => {
                     let t: String = field(&mut map, "type")?;
                     kind = Some(OpType::parse(&t).ok_or_else(|| {
@@ -616,5 +630,26 @@ mod tests {
         );
         let back: Op = serde_json::from_str(&s).unwrap();
         assert_eq!(back, op);
+    }
+
+    #[test]
+    fn json_times_and_processes_stop_at_i64_max() {
+        // Found by fuzz/roundtrip_ops: a u64 process or time above 2^63-1 was accepted from
+        // JSONL but its history.edn export could not be read back.
+        let ok =
+            r#"{"type":"invoke","process":9223372036854775807,"f":"r","time":9223372036854775807}"#;
+        assert!(serde_json::from_str::<Op>(ok).is_ok());
+        let e = serde_json::from_str::<Op>(
+            r#"{"type":"invoke","process":9223372036854775808,"f":"r"}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("field `process`") && e.contains("2^63-1"), "{e}");
+        let e = serde_json::from_str::<Op>(
+            r#"{"type":"invoke","process":0,"f":"r","time":18446744073709551615}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("field `time`"), "{e}");
     }
 }

@@ -333,8 +333,13 @@ fn run(
             "the history has no transactions (ops with f = \"txn\")",
         );
     }
+    // Each transaction read and each edge inferred counts as a search state, so
+    // `--max-states` bounds the analysis too, not only the cycle search.
     let mut memory = txns.bytes();
-    if let Err(e) = budget.check().and(budget.check_memory(memory)) {
+    if let Err(e) = budget
+        .spend(txns.len() as u64)
+        .and(budget.check_memory(memory))
+    {
         return Verdict::unknown(name, e.to_string());
     }
     let mut found = Findings::new(options.max_anomalies_per_kind.max(1));
@@ -350,7 +355,10 @@ fn run(
         Err(reason) => return Verdict::unknown(name, reason),
     };
     memory += analysis.bytes() + edges.bytes();
-    if let Err(e) = budget.check().and(budget.check_memory(memory)) {
+    if let Err(e) = budget
+        .spend(edges.len() as u64)
+        .and(budget.check_memory(memory))
+    {
         return Verdict::unknown(name, e.to_string());
     }
     let g = DepGraph::new(txns.len(), edges);

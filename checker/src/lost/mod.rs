@@ -29,7 +29,7 @@ mod set;
 use faultline_core::{History, Value};
 
 use crate::found::Found;
-use crate::operation::{operations_independent, Mop, MopKind, Operation, Pace};
+use crate::operation::{operations_independent, working_bytes, Mop, MopKind, Operation, Pace};
 use crate::{Budget, Checker, Exhausted, Validity, Verdict};
 
 /// What the history's ops mean.
@@ -136,6 +136,8 @@ impl LostChecker {
             })
             .collect();
         let ctx = Ctx { ops, mops };
+        let n_mops = ctx.mops.iter().map(Vec::len).sum();
+        pace.hold(working_bytes(ctx.ops.len(), n_mops))?;
         let workload = match self.workload {
             LostWorkload::Auto => detect(&ctx),
             w => w,

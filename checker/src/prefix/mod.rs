@@ -34,7 +34,7 @@ mod divergence;
 use faultline_core::History;
 
 pub(crate) use crate::found::Found;
-use crate::operation::{operations_independent, Mop, Operation, Pace, Workload};
+use crate::operation::{operations_independent, working_bytes, Mop, Operation, Pace, Workload};
 use crate::{Budget, Checker, Exhausted, Models, Validity, Verdict};
 
 /// Checks consistent prefix per key and causal prefix across keys.
@@ -86,6 +86,8 @@ impl PrefixChecker {
             mops,
             by_completion,
         };
+        let n_mops = p.mops.iter().map(Vec::len).sum();
+        pace.hold(working_bytes(p.ops.len(), n_mops))?;
         let workload = self.workload.resolve(&p.mops);
         let mut found = Found::new(self.max_reported);
         let mut v = Verdict::valid(self.name());

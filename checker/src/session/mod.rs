@@ -54,7 +54,9 @@ use faultline_core::{History, Value};
 use rustc_hash::FxHashMap;
 
 pub use crate::operation::Workload;
-use crate::operation::{operations_independent, secs, Mop, MopKind, Operation, Pace};
+use crate::operation::{
+    operations_independent, secs, working_bytes, Mop, MopKind, Operation, Pace,
+};
 use crate::{Anomaly, Budget, Checker, Exhausted, Models, Validity, Verdict};
 
 /// Checks the four session guarantees of Terry et al.
@@ -297,6 +299,8 @@ impl SessionChecker {
         let mut pace = Pace::new(budget);
         let mut report = Report::new(self.max_reported);
         report.general_path = self.general_path;
+        let n_mops = ctx.mops.iter().map(Vec::len).sum();
+        pace.hold(working_bytes(ctx.ops.len(), n_mops))?;
         let workload = self.workload.resolve(&ctx.mops);
         let mut v = Verdict::valid(self.name());
         let (name, order, notes) = match workload {

@@ -87,8 +87,11 @@ fn parse(line: &str, first_ms: &Cell<Option<i64>>) -> Result<Line, LineError> {
     // log-op prints the error with `str`, not as EDN: keep it as text unless it reads as
     // exactly one EDN value.
     let rest = p.rest().trim();
+    // An error that reads as `nil` is no error, as in history.edn and JSONL (found by
+    // fuzz/jepsen_log: it made the EDN export read back differently).
     let error = (!rest.is_empty())
-        .then(|| edn::parse(rest).unwrap_or_else(|_| Value::Str(rest.to_string())));
+        .then(|| edn::parse(rest).unwrap_or_else(|_| Value::Str(rest.to_string())))
+        .filter(|e| !e.is_nil());
     let mut op = Op::invoke(0, f, value);
     op.kind = kind;
     op.process = process;
@@ -96,7 +99,11 @@ fn parse(line: &str, first_ms: &Cell<Option<i64>>) -> Result<Line, LineError> {
     if let Some(ms) = timestamp_ms(line) {
         let t0 = first_ms.get().unwrap_or(ms);
         first_ms.set(Some(t0));
-        op.time = u64::try_from(ms.saturating_sub(t0)).unwrap_or(0) * 1_000_000;
+        // Saturating: timestamps centuries apart overflowed u64 nanoseconds (fuzz/detect).
+        op.time = u64::try_from(ms.saturating_sub(t0))
+            .unwrap_or(0)
+            .saturating_mul(1_000_000)
+            .min(i64::MAX as u64);
     }
     Ok(Line::Op(op))
 }
@@ -261,5 +268,24 @@ mod tests {
         assert_eq!(times, [0, 250_000_000]);
         assert_eq!(days_from_civil(1970, 1, 1), 0);
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+    }
+
+    #[test]
+    fn timestamps_millennia_apart_do_not_overflow() {
+        // Found by fuzz/detect: the nanosecond offset overflowed u64 (a panic in debug).
+        let text = "0001-01-01 00:00:00,000\tINFO\tjepsen.util: 1\t:invoke\t:read\tnil\n\
+                    9999-12-31 23:59:59,999\tINFO\tjepsen.util: 1\t:ok\t:read\t3\n";
+        let loaded = read_str(Path::new("j.log"), text, Some(Format::JepsenLog)).unwrap();
+        assert_eq!(loaded.history.ops()[1].time, i64::MAX as u64);
+    }
+
+    #[test]
+    fn a_nil_error_is_no_error() {
+        // Found by fuzz/jepsen_log: `nil` after the value became Some(nil), which history.edn
+        // and JSONL read as no error, so an export did not read back the same.
+        assert_eq!(
+            op("INFO  jepsen.util - 3\t:fail\t:read\tnil\tnil").error,
+            None
+        );
     }
 }

@@ -117,4 +117,23 @@ mod tests {
         assert!(matches!(err, ReadError::History { line: 1, .. }), "{err:?}");
         assert!(err.to_string().contains("unmatched completion"));
     }
+
+    #[test]
+    fn floats_read_back_exactly() {
+        // Found by fuzz/jsonl: serde_json's fast float parser read this one ULP off, so a
+        // JSONL round trip changed the history; the float_roundtrip feature fixes it.
+        let text =
+            "{\"type\":\"invoke\",\"process\":0,\"f\":\"w\",\"value\":1.4444444444444443e121}\n";
+        let loaded = read_str(Path::new("h.jsonl"), text, None).unwrap();
+        let want: f64 = "1.4444444444444443e121".parse().unwrap();
+        assert_eq!(loaded.history.ops()[0].value, Value::Float(want));
+        let mut out = Vec::new();
+        write(&mut out, loaded.history.ops()).unwrap();
+        let again = read_str(
+            Path::new("h.jsonl"),
+            std::str::from_utf8(&out).unwrap(),
+            None,
+        );
+        assert_eq!(again.unwrap().history.ops(), loaded.history.ops());
+    }
 }

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Runs every benchmark script there is (bench/elle.sh --quick, bench/lin.sh, bench/harness.sh,
+# bench/replica.sh, bench/report.sh) once and prints ONE table: section, case, metric, value,
+# and the target or peer figure, after the machine it ran on (issue 9's performance table;
+# the README's "Performance" section is this output). A script that does not exist yet gets a
+# row saying "not available"; one that fails or times out gets a row saying so. Each script's
+# own output is kept in bench/out/<section>.txt.
+#
+#   bench/all.sh            every section
+#   bench/all.sh elle lin   only these sections
+#
+# Scripts print a whitespace-separated table with a header line; this script reads any such
+# table: the case is the first column plus any parameter-like column (store, transactions,
+# ops, keys, mode, model, file, ...), every other column is a metric, and a last column
+# named target, peer or porcupine (free text) is the figure to compare with.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+# section | command | time limit in seconds
+sections=(
+  "elle|bench/elle.sh --quick|1800"
+  "lin|bench/lin.sh|1800"
+  "harness|bench/harness.sh|1800"
+  "replica|bench/replica.sh|1800"
+  "report|bench/report.sh|900"
+)
+wanted=("$@")
+mkdir -p bench/out
+
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+ram=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+echo "machine: $(nproc) cores ($cpu), $ram RAM, Linux $(uname -r), $(rustc --version 2>/dev/null)"
+echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo
+
+fmt='%-8s %-40s %-16s %14s  %s\n'
+# shellcheck disable=SC2059
+printf "$fmt" section case metric value "target/peer"
+
+# Turns one script's table on stdin into rows of the one table.
+to_rows() {
+  awk -v section="$1" -v fmt="$fmt" '
+    function numeric(s) { return s ~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/ }
+    function is_param(h) {
+      return h ~ /^(case|store|transactions|txns|ops|keys|clients|mode|model|workload|file|history|name|size|checker|jsonl|nodes)$/
+    }
+    function is_target(h) { return h ~ /^(target|peer|porcupine|target\/peer|peer_s|porcupine_s)$/ }
+    !header && NF >= 2 {
+      ok = 1
+      for (i = 1; i <= NF; i++) if ($i !~ /^[A-Za-z_][A-Za-z0-9_%\/.()-]*$/) ok = 0
+      if (ok) { header = 1; n = NF; for (i = 1; i <= NF; i++) h[i] = $i; next }
+    }
+    header && NF >= n && n > 0 {
+      target = ""
+      last = n
+      if (is_target(h[n])) {
+        last = n - 1
+        # the target is free text: everything from field n on
+        rest = $0
+        for (i = 1; i < n; i++) { sub(/^[[:space:]]*[^[:space:]]+/, "", rest) }
+        sub(/^[[:space:]]+/, "", rest)
+        target = rest
+      }
+      c = $1
+      for (i = 2; i <= last; i++) if (is_param(h[i])) c = c " " h[i] "=" $i
+      for (i = 2; i <= last; i++) {
+        if (is_param(h[i])) continue
+        printf fmt, section, c, h[i], $i, target
+        target = (target == "" ? "" : "\"")
+      }
+      rows++
+    }
+    END { if (!rows) printf fmt, section, "-", "-", "no rows", "(see bench/out/" section ".txt)" }
+  '
+}
+
+for entry in "${sections[@]}"; do
+  IFS='|' read -r section cmd limit <<<"$entry"
+  if [ ${#wanted[@]} -gt 0 ] && ! printf '%s\n' "${wanted[@]}" | grep -qx "$section"; then
+    continue
+  fi
+  script=${cmd%% *}
+  if [ ! -x "$script" ] && [ ! -f "$script" ]; then
+    # shellcheck disable=SC2059
+    printf "$fmt" "$section" "-" "-" "not available" "($script is not on this branch)"
+    continue
+  fi
+  out=bench/out/$section.txt
+  # shellcheck disable=SC2086
+  timeout --kill-after=30 "$limit" bash $cmd >"$out" 2>"bench/out/$section.err"
+  code=$?
+  to_rows "$section" <"$out"
+  if [ "$code" -eq 124 ] || [ "$code" -eq 137 ]; then
+    # shellcheck disable=SC2059
+    printf "$fmt" "$section" "-" "-" "timed out" "after $limit s"
+  elif [ "$code" -ne 0 ]; then
+    # shellcheck disable=SC2059
+    printf "$fmt" "$section" "-" "exit code" "$code" "(a target missed, or it failed: bench/out/$section.err)"
+  fi
+done

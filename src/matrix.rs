@@ -50,6 +50,8 @@ fn settings_of(row: &spec::Row, runs_dir: &Path) -> Settings {
         op_timeout: s.op_timeout,
         check_timeout: None,
         runs_dir: Some(runs_dir.to_path_buf()),
+        env: None,
+        hosts: None,
     };
     Settings::resolve(File::default(), file, None)
 }

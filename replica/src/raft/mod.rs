@@ -225,29 +225,25 @@ impl RaftNode {
     async fn read_barrier(&self, timeout: Duration) -> Result<(), Response> {
         let target = self.checks_started.load(Ordering::SeqCst) + 1;
         let work = async {
-            loop {
-                if self.checks_done.load(Ordering::SeqCst) >= target {
-                    return Ok(());
+            if self.checks_done.load(Ordering::SeqCst) >= target {
+                return Ok(());
+            }
+            let _gate = self.read_gate.lock().await;
+            if self.checks_done.load(Ordering::SeqCst) >= target {
+                return Ok(());
+            }
+            let id = self.checks_started.fetch_add(1, Ordering::SeqCst) + 1;
+            match self.raft.ensure_linearizable().await {
+                Ok(_) => {
+                    self.checks_done.fetch_max(id, Ordering::SeqCst);
+                    Ok(())
                 }
-                let _gate = self.read_gate.lock().await;
-                if self.checks_done.load(Ordering::SeqCst) >= target {
-                    return Ok(());
-                }
-                let id = self.checks_started.fetch_add(1, Ordering::SeqCst) + 1;
-                match self.raft.ensure_linearizable().await {
-                    Ok(_) => {
-                        self.checks_done.fetch_max(id, Ordering::SeqCst);
-                        return Ok(());
-                    }
-                    Err(RaftError::APIError(
-                        openraft::error::CheckIsLeaderError::ForwardToLeader(f),
-                    )) => {
-                        return Err(Response::not_leader(
-                            f.leader_id.and_then(|l| self.name_of(l)),
-                        ))
-                    }
-                    Err(other) => return Err(Response::err(format!("unavailable: {other}"), true)),
-                }
+                Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(
+                    f,
+                ))) => Err(Response::not_leader(
+                    f.leader_id.and_then(|l| self.name_of(l)),
+                )),
+                Err(other) => Err(Response::err(format!("unavailable: {other}"), true)),
             }
         };
         match tokio::time::timeout(timeout, work).await {

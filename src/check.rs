@@ -57,10 +57,6 @@ pub struct Args {
     /// Give up after exploring this many search states (unknown, exit 3).
     #[arg(long, value_name = "N")]
     pub max_states: Option<u64>,
-    /// Give up when a checker's working memory (its own estimate) passes this many MiB
-    /// (unknown, exit 3).
-    #[arg(long, value_name = "MIB")]
-    pub max_memory: Option<u64>,
     /// Check every key even after one is found not linearizable.
     #[arg(long)]
     pub all_keys: bool,
@@ -163,9 +159,6 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
     }
     if let Some(n) = args.max_states {
         budget = budget.with_max_states(n);
-    }
-    if let Some(mib) = args.max_memory {
-        budget = budget.with_max_memory(mib.saturating_mul(1024 * 1024));
     }
     if let Some(dir) = &args.report {
         eprintln!(

@@ -158,6 +158,7 @@ fn up(a: UpArgs) -> anyhow::Result<i32> {
     let peers = peers.join(",");
     let exe = std::env::current_exe()?;
     let mut pids = std::fs::File::create(pids_file(&dir))?;
+    let mut children = Vec::new();
     for i in 0..a.nodes {
         let name = format!("n{}", i + 1);
         let log = std::fs::File::create(dir.join(format!("{name}.log")))?;
@@ -176,13 +177,21 @@ fn up(a: UpArgs) -> anyhow::Result<i32> {
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let child = cmd.spawn()?;
         writeln!(pids, "{name} {}", child.id())?;
+        children.push(child);
         pids.flush()?;
     }
     // Wait until every client port answers (bounded).
     let deadline = Instant::now() + Duration::from_secs(15);
     for i in 0..a.nodes {
         while std::net::TcpStream::connect(("127.0.0.1", port(i, 0) as u16)).is_err() {
-            if Instant::now() > deadline {
+            let exited = matches!(children[i].try_wait(), Ok(Some(_)));
+            if exited || Instant::now() > deadline {
+                // Do not leave half a cluster behind.
+                for mut c in children {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                }
+                let _ = std::fs::remove_file(pids_file(&dir));
                 eprintln!(
                     "faultline cluster up: n{} did not start; see {}",
                     i + 1,

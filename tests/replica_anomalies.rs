@@ -347,3 +347,69 @@ async fn multi_leader_siblings_returns_both_concurrent_values() {
 async fn leaderless_siblings_returns_both_concurrent_values() {
     siblings_case("leaderless", &["--w", "1", "--r", "3"]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_async_split_brain_loses_an_acknowledged_write() {
+    let c = Cluster::start("leader-async", 3, FAST);
+    assert_eq!(c.leader(&[0, 1, 2]).await, 0);
+    assert!(write(&c, 0, "x", json!(1)).await.ok);
+    c.wait_for("x=1 everywhere", 10, || async {
+        c.status(1).await["log_index"] == json!(1) && c.status(2).await["log_index"] == json!(1)
+    })
+    .await;
+    // Cut the primary off: the others promote one of themselves; the old primary does not know.
+    isolate(&c, 0, true).await;
+    let l = c.leader(&[1, 2]).await;
+    assert_eq!(
+        c.status(0).await["role"],
+        "leader",
+        "split brain: two primaries"
+    );
+    let lost = write(&c, 0, "x", json!("acknowledged-then-lost")).await;
+    assert!(
+        lost.ok,
+        "async acknowledges on the isolated primary: {lost:?}"
+    );
+    assert!(write(&c, l, "x", json!("kept")).await.ok);
+    isolate(&c, 0, false).await;
+    c.wait_for("old primary to be demoted and overwritten", 15, || async {
+        let s = c.status(0).await;
+        s["role"] == "follower" && s["discarded"].as_u64().unwrap_or(0) >= 1
+    })
+    .await;
+    // The acknowledged write is gone: the surviving primary never had it, and the old one
+    // threw it away.
+    assert_eq!(read(&c, l, "x").await.value, json!("kept"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaderless_sloppy_quorum_hands_off_hints() {
+    // Four nodes, two replicas per key: one owner down still takes W = 2 writes via a stand-in,
+    // which hands the value to the owner once it is back.
+    let mut extra = vec!["--n", "2", "--w", "2", "--r", "1", "--sloppy"];
+    extra.extend_from_slice(FAST);
+    let mut c = Cluster::start("leaderless", 4, &extra);
+    let ids: Vec<String> = (1..=4).map(|i| format!("n{i}")).collect();
+    let walk = faultline_replica::ring::Ring::new(ids.clone(), 64).walk("x");
+    let owner = ids.iter().position(|n| *n == walk[1]).expect("owner");
+    let coord = ids.iter().position(|n| *n == walk[0]).expect("coordinator");
+    c.kill(owner);
+    let r = write(&c, coord, "x", json!(7)).await;
+    assert!(r.ok, "sloppy quorum reaches W with a stand-in: {r:?}");
+    c.wait_for("a hint to be held", 10, || async {
+        let mut hints = 0;
+        for i in 0..4 {
+            if i != owner {
+                hints += c.status(i).await["hints"].as_u64().unwrap_or(0);
+            }
+        }
+        hints >= 1
+    })
+    .await;
+    c.spawn(owner);
+    // R = 1 on the owner reads its own copy first: the value must have been handed off.
+    c.wait_for("hinted handoff to the owner", 15, || async {
+        read(&c, owner, "x").await.value == json!(7)
+    })
+    .await;
+}

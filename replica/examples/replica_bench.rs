@@ -2,7 +2,7 @@
 //! half reads over a small key space, following not-leader hints. Prints one table row:
 //! mode, ops, errors, ops/s, p50 and p99 latency in ms.
 //!
-//! usage: replica_bench MODE ADDR[,ADDR...] [--clients 10] [--ops 20000] [--keys 100]
+//! usage: replica_bench MODE ADDR[,ADDR...] [--clients 10] [--ops 20000] [--keys 100] [--writes 50]
 
 use faultline_replica::client::Client;
 use serde_json::json;
@@ -30,6 +30,7 @@ async fn main() {
     let clients = arg(&args, "--clients", 10).max(1);
     let ops = arg(&args, "--ops", 20000);
     let keys = arg(&args, "--keys", 100).max(1);
+    let writes_pct = arg(&args, "--writes", 50).min(100);
     let leader_based = mode.starts_with("leader-") || mode == "raft";
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -57,7 +58,7 @@ async fn main() {
                 }
                 k += 1;
                 let key = format!("k{}", k % keys);
-                let req = if k % 2 == 0 {
+                let req = if (k * 37) % 100 < writes_pct {
                     json!({"op": "write", "key": key, "value": k})
                 } else {
                     json!({"op": "read", "key": key})

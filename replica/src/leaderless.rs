@@ -483,20 +483,25 @@ impl Leaderless {
         ctx: Option<Vv>,
         w: usize,
     ) -> Response {
-        let v = {
+        let (v, stamped) = {
             let mut st = self.lock();
             let v = st
                 .store
                 .stamp(self.ctx.id(), self.ctx.clock.now_ms(), value, ctx);
-            self.wal.append_detached(&[Rec::Stamp {
+            // Durable before the ack, so a restarted coordinator never reuses a counter (it
+            // usually shares the local replica's group commit).
+            let stamped = self.wal.append_nowait(&[Rec::Stamp {
                 counter: st.store.counter,
                 ts: st.store.last_ts,
             }]);
             st.records += 1;
-            v
+            (v, stamped)
         };
         let version = json!(v.vv);
         let acks = self.replicate(key, vec![v], w).await;
+        if !matches!(stamped.await, Ok(Ok(()))) {
+            return Response::err("log write failed", false);
+        }
         if acks >= w {
             Response::ok(Value::Null).with_version(version)
         } else {

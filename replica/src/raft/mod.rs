@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::Cursor;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,6 +63,10 @@ pub struct RaftNode {
     ctx: Arc<Ctx>,
     raft: openraft::Raft<TypeConfig>,
     sm: store::StateMachine,
+    /// Read-index checks started / the highest one that succeeded (see `read_barrier`).
+    checks_started: AtomicU64,
+    checks_done: AtomicU64,
+    read_gate: tokio::sync::Mutex<()>,
 }
 
 /// Node ids are positions in --peers, from 1.
@@ -104,7 +109,14 @@ impl RaftNode {
                 eprintln!("{}: raft initialize: {e}", ctx.id());
             }
         }
-        Ok(Arc::new(RaftNode { ctx, raft, sm }))
+        Ok(Arc::new(RaftNode {
+            ctx,
+            raft,
+            sm,
+            checks_started: AtomicU64::new(0),
+            checks_done: AtomicU64::new(0),
+            read_gate: tokio::sync::Mutex::new(()),
+        }))
     }
 
     pub fn handler(self: &Arc<Self>) -> Handler {
@@ -154,17 +166,8 @@ impl RaftNode {
         let timeout = Duration::from_millis(self.ctx.cfg.replication_timeout_ms.max(1000));
         if !op.is_write() {
             // Read-index: confirm leadership with a quorum, wait until applied, read locally.
-            match tokio::time::timeout(timeout, self.raft.ensure_linearizable()).await {
-                Err(_) => return Response::err("timeout: leadership not confirmed", true),
-                Ok(Err(e)) => {
-                    return match e {
-                        RaftError::APIError(
-                            openraft::error::CheckIsLeaderError::ForwardToLeader(f),
-                        ) => Response::not_leader(f.leader_id.and_then(|l| self.name_of(l))),
-                        other => Response::err(format!("unavailable: {other}"), true),
-                    }
-                }
-                Ok(Ok(_)) => {}
+            if let Err(resp) = self.read_barrier(timeout).await {
+                return resp;
             }
             let sm = self.sm.read().await;
             return match op {
@@ -211,6 +214,41 @@ impl RaftNode {
                 Response::not_leader(self.leader_hint())
             }
             Ok(Err(e)) => Response::err(format!("raft: {e}"), false),
+        }
+    }
+
+    /// Wait for a read-index check (`ensure_linearizable`) that *started after* this call:
+    /// leadership confirmed by a quorum and the state machine applied up to the commit index
+    /// of that moment. Concurrent readers share checks: while one runs, later arrivals queue
+    /// for the next, so one heartbeat round serves any number of reads (without this, every
+    /// read's heartbeat round queued behind in-flight appends and throughput collapsed).
+    async fn read_barrier(&self, timeout: Duration) -> Result<(), Response> {
+        let target = self.checks_started.load(Ordering::SeqCst) + 1;
+        let work = async {
+            if self.checks_done.load(Ordering::SeqCst) >= target {
+                return Ok(());
+            }
+            let _gate = self.read_gate.lock().await;
+            if self.checks_done.load(Ordering::SeqCst) >= target {
+                return Ok(());
+            }
+            let id = self.checks_started.fetch_add(1, Ordering::SeqCst) + 1;
+            match self.raft.ensure_linearizable().await {
+                Ok(_) => {
+                    self.checks_done.fetch_max(id, Ordering::SeqCst);
+                    Ok(())
+                }
+                Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(
+                    f,
+                ))) => Err(Response::not_leader(
+                    f.leader_id.and_then(|l| self.name_of(l)),
+                )),
+                Err(other) => Err(Response::err(format!("unavailable: {other}"), true)),
+            }
+        };
+        match tokio::time::timeout(timeout, work).await {
+            Ok(r) => r,
+            Err(_) => Err(Response::err("timeout: leadership not confirmed", true)),
         }
     }
 

@@ -68,10 +68,12 @@ pub(crate) fn num(x: f64) -> String {
         "0".into()
     } else if x.abs() >= 100.0 {
         format!("{x:.0}")
-    } else if x.abs() >= 10.0 {
-        format!("{x:.1}")
     } else if x.abs() >= 0.01 {
-        let s = format!("{x:.3}");
+        let s = if x.abs() >= 10.0 {
+            format!("{x:.1}")
+        } else {
+            format!("{x:.3}")
+        };
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
         format!("{x:.2e}")
@@ -91,6 +93,7 @@ mod tests {
         assert_eq!(num(3.0), "3");
         assert_eq!(num(0.25), "0.25");
         assert_eq!(num(12.5), "12.5");
+        assert_eq!(num(10.0), "10");
     }
 
     #[test]

@@ -20,6 +20,24 @@ fn enabled(name: &str) -> bool {
     true
 }
 
+/// The run ids a `faultline run` or `matrix` announced on stderr ("(run id 1a2b3c)").
+fn run_ids(stderr: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(stderr);
+    text.match_indices("(run id ")
+        .filter_map(|(i, m)| text[i + m.len()..].split(')').next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The namespaces of these runs still present. Tests run in parallel and other runs' namespaces
+/// come and go, so only our own runs' names count.
+fn left_behind(ids: &[String]) -> Vec<String> {
+    namespaces()
+        .into_iter()
+        .filter(|n| ids.iter().any(|id| n.starts_with(&format!("fl-{id}-"))))
+        .collect()
+}
+
 fn namespaces() -> Vec<String> {
     let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
     String::from_utf8_lossy(&out.stdout)
@@ -36,7 +54,6 @@ fn the_ci_matrix_passes() {
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = tempfile::tempdir().unwrap();
-    let before = namespaces();
     let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
         .args(["matrix", "matrix/ci.toml", "--out"])
         .arg(out.path())
@@ -51,10 +68,9 @@ fn the_ci_matrix_passes() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(out.path().join("junit.xml").exists());
-    let after: Vec<String> = namespaces()
-        .into_iter()
-        .filter(|n| !before.contains(n))
-        .collect();
+    let ids = run_ids(&o.stderr);
+    assert!(!ids.is_empty(), "no run id announced");
+    let after = left_behind(&ids);
     assert!(after.is_empty(), "namespaces left behind: {after:?}");
 }
 
@@ -65,7 +81,6 @@ fn the_external_example_serves_ops_and_leaves_nothing() {
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let runs = tempfile::tempdir().unwrap();
-    let before = namespaces();
     let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
         .args([
             "run",
@@ -98,9 +113,8 @@ fn the_external_example_serves_ops_and_leaves_nothing() {
     .unwrap();
     assert!(results["ops"]["ok"].as_u64().unwrap_or(0) > 0, "{results}");
     assert!(runs.path().join("latest/external/n1-toy-kv.log").exists());
-    let after: Vec<String> = namespaces()
-        .into_iter()
-        .filter(|n| !before.contains(n))
-        .collect();
+    let ids = run_ids(&o.stderr);
+    assert!(!ids.is_empty(), "no run id announced");
+    let after = left_behind(&ids);
     assert!(after.is_empty(), "namespaces left behind: {after:?}");
 }

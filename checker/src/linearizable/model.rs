@@ -89,6 +89,13 @@ pub trait Model: Send + Sync {
         output: &Self::Output,
     ) -> Option<Self::State>;
 
+    /// Whether the op leaves every state in which it is legal unchanged (a read). The search
+    /// places such ops as soon as they are legal, without trying alternatives, which prunes
+    /// read-heavy histories a great deal; answer `true` only if it holds from every state.
+    fn read_only(&self, _input: &Self::Input, _output: &Self::Output) -> bool {
+        false
+    }
+
     /// Splits the ops (by position in `ops`) into parts that can be checked apart, each
     /// named by a key (P-compositionality). `None`: one part.
     fn partition(&self, _ops: &[(Self::Input, Self::Output)]) -> Option<Vec<(Value, Vec<usize>)>> {

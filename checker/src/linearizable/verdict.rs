@@ -33,7 +33,7 @@ pub(super) fn anomaly<M: Model>(
         format!("process {}'s {}", part.meta[op].process, model.describe_op(i, o))
     };
     let b = stuck.blocked;
-    let state = model.describe_state(search.state(stuck.state));
+    let state = model.describe_state(search.state_for(stuck.state, b));
     let others: Vec<String> = stuck
         .open
         .iter()
@@ -95,7 +95,8 @@ pub(super) fn anomaly<M: Model>(
         states: stuck
             .states
             .iter()
-            .map(|&s| model.describe_state(search.state(s)))
+            .zip(&stuck.prefix)
+            .map(|(&s, &o)| model.describe_state(search.state_for(s, o)))
             .collect(),
         state,
         unplaceable,

@@ -211,6 +211,8 @@ impl<'a, M: Model> Search<'a, M> {
         let mut iterations = 0u64;
         let mut spent = 0u64;
         let mut e = next[0];
+        // At a configuration reached for the first time: look for a legal read-only op.
+        let mut fresh = true;
         loop {
             iterations += 1;
             if iterations % PACE == 0 {
@@ -233,61 +235,76 @@ impl<'a, M: Model> Search<'a, M> {
                 let _ = budget.spend(self.explored - spent);
                 return Outcome::Linearizable;
             }
-            let node = e as usize;
-            let mut backtrack = kind[node] == 1;
-            if !backtrack {
-                let op = op_of[node];
-                let s2 = self.step(state, op);
-                if s2 != ILLEGAL {
-                    linearized.set(op as usize);
-                    // A read-only op legal here may be moved to the front of any
-                    // linearization from here (it is already invoked, every op not yet placed
-                    // returns after that, and wherever it was it changed nothing), so it is
-                    // placed without alternatives: if the search fails after it, it fails
-                    // here too.
-                    let forced = read_only[op as usize];
-                    if memo.insert(&linearized, s2) {
+            // Whether this configuration has failed and the search must back up.
+            let mut backtrack = false;
+            if fresh {
+                fresh = false;
+                // A read-only op legal here may be moved to the front of any linearization
+                // from here (it is already invoked, every op not yet placed returns after
+                // that, and wherever it was it changed nothing). So it is placed without
+                // alternatives, and if the search fails after it, it fails here too.
+                let mut x = e;
+                while x != 0 && kind[x as usize] == 0 {
+                    let op = op_of[x as usize];
+                    if read_only[op as usize] && self.step(state, op) != ILLEGAL {
+                        break;
+                    }
+                    x = next[x as usize];
+                }
+                if x != 0 && kind[x as usize] == 0 {
+                    let node = x as usize;
+                    let op = op_of[node] as usize;
+                    linearized.set(op);
+                    if memo.insert(&linearized, state) {
                         self.explored += 1;
-                        stack.push(Frame { node: e, state, forced });
-                        state = s2;
-                        // Lift the call and its return out of the list.
-                        let r = mate[node] as usize;
-                        next[prev[node] as usize] = next[node];
-                        prev[next[node] as usize] = prev[node];
-                        next[prev[r] as usize] = next[r];
-                        prev[next[r] as usize] = prev[r];
+                        stack.push(Frame { node: x, state, forced: true });
+                        lift(&mut next, &mut prev, node, mate[node] as usize);
                         e = next[0];
+                        fresh = true;
                         continue;
                     }
-                    linearized.clear(op as usize);
-                    backtrack = forced;
-                }
-                if !backtrack {
-                    e = next[node];
-                    continue;
+                    linearized.clear(op);
+                    backtrack = true;
                 }
             }
-            if kind[node] == 1 && best.as_ref().is_none_or(|b| stack.len() > b.prefix.len()) {
+            let node = e as usize;
+            if !backtrack && kind[node] == 0 {
+                let op = op_of[node];
+                // Read-only ops were all found illegal when this configuration was new.
+                if !read_only[op as usize] {
+                    let s2 = self.step(state, op);
+                    if s2 != ILLEGAL {
+                        linearized.set(op as usize);
+                        if memo.insert(&linearized, s2) {
+                            self.explored += 1;
+                            stack.push(Frame { node: e, state, forced: false });
+                            state = s2;
+                            lift(&mut next, &mut prev, node, mate[node] as usize);
+                            e = next[0];
+                            fresh = true;
+                            continue;
+                        }
+                        linearized.clear(op as usize);
+                    }
+                }
+                e = next[node];
+                continue;
+            }
+            if !backtrack && best.as_ref().is_none_or(|b| stack.len() > b.prefix.len()) {
                 // A completion before its op was placed: this order fails here.
                 best = Some(stuck(&stack, state, e, &next, &kind, &op_of));
             }
             loop {
                 let Some(f) = stack.pop() else {
                     let _ = budget.spend(self.explored - spent);
-                    return match best {
-                        Some(b) => Outcome::Illegal(b),
-                        None => Outcome::Illegal(stuck(&stack, state, e, &next, &kind, &op_of)),
-                    };
+                    return Outcome::Illegal(
+                        best.unwrap_or_else(|| stuck(&stack, state, e, &next, &kind, &op_of)),
+                    );
                 };
                 state = f.state;
                 let c = f.node as usize;
                 linearized.clear(op_of[c] as usize);
-                // Unlift, in the reverse order of the lift.
-                let r = mate[c] as usize;
-                next[prev[r] as usize] = r as u32;
-                prev[next[r] as usize] = r as u32;
-                next[prev[c] as usize] = c as u32;
-                prev[next[c] as usize] = c as u32;
+                unlift(&mut next, &mut prev, c, mate[c] as usize);
                 e = next[c];
                 if !f.forced {
                     break;
@@ -295,6 +312,24 @@ impl<'a, M: Model> Search<'a, M> {
             }
         }
     }
+}
+
+/// Takes call entry `c` and its return entry `r` out of the list.
+#[inline]
+fn lift(next: &mut [u32], prev: &mut [u32], c: usize, r: usize) {
+    next[prev[c] as usize] = next[c];
+    prev[next[c] as usize] = prev[c];
+    next[prev[r] as usize] = next[r];
+    prev[next[r] as usize] = prev[r];
+}
+
+/// Puts back what [`lift`] took out (in the reverse order, so the links are as they were).
+#[inline]
+fn unlift(next: &mut [u32], prev: &mut [u32], c: usize, r: usize) {
+    next[prev[r] as usize] = r as u32;
+    prev[next[r] as usize] = r as u32;
+    next[prev[c] as usize] = c as u32;
+    prev[next[c] as usize] = c as u32;
 }
 
 /// One placed op on the search stack.

@@ -131,7 +131,10 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
         Ok(f) => f,
         Err(e) => return usage(e),
     };
-    let checker = args.checker.clone().unwrap_or_else(|| "linearizable".into());
+    let checker = args
+        .checker
+        .clone()
+        .unwrap_or_else(|| "linearizable".into());
     if checker == "linearizable" && args.model.is_none() {
         return usage(format!(
             "pass --model (one of {}) or --checker (one of {})",
@@ -187,7 +190,13 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&verdict)?);
     } else {
-        print_human(&args.history, loaded.format, &loaded.history, &spec, &verdict);
+        print_human(
+            &args.history,
+            loaded.format,
+            &loaded.history,
+            &spec,
+            &verdict,
+        );
     }
     Ok(match verdict.valid {
         Validity::Valid => exit::VALID,

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(rel)
 }
 
 fn check(args: &[&str]) -> Output {
@@ -43,9 +45,19 @@ fn check_cli_invalid_history_exits_1_with_the_sentence() {
 
 #[test]
 fn check_cli_independent_keys() {
-    let ok = check(&[path(&data("jepsen/independent-cas-ok.edn")), "-m", "cas-register", "--independent"]);
+    let ok = check(&[
+        path(&data("jepsen/independent-cas-ok.edn")),
+        "-m",
+        "cas-register",
+        "--independent",
+    ]);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stdout));
-    let bad = check(&[path(&data("jepsen/independent-cas-bad.edn")), "-m", "cas-register", "--independent"]);
+    let bad = check(&[
+        path(&data("jepsen/independent-cas-bad.edn")),
+        "-m",
+        "cas-register",
+        "--independent",
+    ]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(text(&bad.stdout).contains("On key 1"));
 }
@@ -64,7 +76,14 @@ fn check_cli_json_is_the_verdict() {
 #[test]
 fn check_cli_exhausted_budget_exits_3() {
     let h = data("porcupine/kv/c50-ok.txt");
-    let out = check(&[path(&h), "--model", "kv", "--no-partition", "--max-states", "100"]);
+    let out = check(&[
+        path(&h),
+        "--model",
+        "kv",
+        "--no-partition",
+        "--max-states",
+        "100",
+    ]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
     assert!(text(&out.stdout).contains("unknown"));
 }
@@ -100,7 +119,11 @@ fn check_cli_truncated_last_line_warns_and_checks_the_rest() {
     .unwrap();
     let out = check(&[path(&p), "--model", "register"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("warning"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("warning"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -108,7 +131,11 @@ fn check_cli_unknown_f_and_unknown_model_exit_2() {
     let h = data("jepsen/cas-register-ok.edn");
     let out = check(&[path(&h), "--model", "register"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("no operation \"cas\""), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no operation \"cas\""),
+        "{}",
+        text(&out.stderr)
+    );
     let out = check(&[path(&h), "--model", "btree"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("unknown model"));
@@ -120,6 +147,16 @@ fn check_cli_unknown_f_and_unknown_model_exit_2() {
 
 #[test]
 fn check_cli_other_checkers_by_name() {
-    let out = check(&[path(&data("jepsen/list-append.edn")), "--checker", "elle-list-append"]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let out = check(&[
+        path(&data("jepsen/list-append.edn")),
+        "--checker",
+        "elle-list-append",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 }

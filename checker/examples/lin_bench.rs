@@ -28,7 +28,11 @@ fn load(dir: &Path) -> Vec<Group> {
     let mut kv = Vec::new();
     for line in table.lines().skip(1).filter(|l| !l.trim().is_empty()) {
         let cells: Vec<&str> = line.split('\t').collect();
-        let want = if cells[2] == "ok" { Validity::Valid } else { Validity::Invalid };
+        let want = if cells[2] == "ok" {
+            Validity::Valid
+        } else {
+            Validity::Invalid
+        };
         let entry = (dir.join(cells[0]), want);
         if cells[1].starts_with("etcd") {
             etcd.push(entry);
@@ -37,21 +41,40 @@ fn load(dir: &Path) -> Vec<Group> {
         }
     }
     vec![
-        Group { name: "etcd logs", model: "etcd", partition: true, files: etcd, porcupine: (0.8, 1.1) },
-        Group { name: "kv split by key", model: "kv", partition: true, files: kv.clone(), porcupine: (0.3, 0.5) },
+        Group {
+            name: "etcd logs",
+            model: "etcd",
+            partition: true,
+            files: etcd,
+            porcupine: (0.8, 1.1),
+        },
+        Group {
+            name: "kv split by key",
+            model: "kv",
+            partition: true,
+            files: kv.clone(),
+            porcupine: (0.3, 0.5),
+        },
         // As Porcupine's own no-partition tests: c01 and c10 (c50 unsplit is out of reach).
         Group {
             name: "kv unsplit",
             model: "kv",
             partition: false,
-            files: kv.into_iter().filter(|(p, _)| !p.to_string_lossy().contains("c50")).collect(),
+            files: kv
+                .into_iter()
+                .filter(|(p, _)| !p.to_string_lossy().contains("c50"))
+                .collect(),
             porcupine: (7.5, 8.7),
         },
     ]
 }
 
 fn time_group(g: &Group, histories: &[(History, Validity)], threads: usize) -> Duration {
-    let opts = Options { partition: g.partition, threads, ..Options::default() };
+    let opts = Options {
+        partition: g.partition,
+        threads,
+        ..Options::default()
+    };
     let start = Instant::now();
     for (h, want) in histories {
         let t = Instant::now();
@@ -66,9 +89,10 @@ fn time_group(g: &Group, histories: &[(History, Validity)], threads: usize) -> D
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let dir = args.next().map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/porcupine")
-    });
+    let dir = args
+        .next()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/porcupine"));
     let repeat: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(3);
     // Optional: only groups whose name contains this.
     let only = args.next().unwrap_or_default();
@@ -78,13 +102,26 @@ fn main() {
         "{:<18} {:>6} {:>12} {:>16} {:>12}",
         "group", "files", "ours (s)", "porcupine (s)", "speed-up"
     );
-    for g in load(&dir).into_iter().filter(|g| g.name.contains(only.as_str())) {
+    for g in load(&dir)
+        .into_iter()
+        .filter(|g| g.name.contains(only.as_str()))
+    {
         let histories: Vec<(History, Validity)> = g
             .files
             .iter()
-            .map(|(p, want)| (read_path(p, None).unwrap_or_else(|e| panic!("{e}")).history, *want))
+            .map(|(p, want)| {
+                (
+                    read_path(p, None).unwrap_or_else(|e| panic!("{e}")).history,
+                    *want,
+                )
+            })
             .collect();
-        let best = |threads| (0..repeat).map(|_| time_group(&g, &histories, threads)).min().unwrap();
+        let best = |threads| {
+            (0..repeat)
+                .map(|_| time_group(&g, &histories, threads))
+                .min()
+                .unwrap()
+        };
         let all = best(0).as_secs_f64();
         let (lo, hi) = g.porcupine;
         println!(

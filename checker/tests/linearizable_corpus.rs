@@ -10,16 +10,29 @@ use faultline_checker::{Budget, Evidence, Validity};
 use faultline_core::format::read_path;
 
 fn data(dir: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data").join(dir)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data")
+        .join(dir)
 }
 
 /// Rows of a TSV with a header, as maps from column name to cell.
 fn rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<String> = lines.next().unwrap().split('\t').map(String::from).collect();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap()
+        .split('\t')
+        .map(String::from)
+        .collect();
     lines
-        .map(|l| header.iter().cloned().zip(l.split('\t').map(String::from)).collect())
+        .map(|l| {
+            header
+                .iter()
+                .cloned()
+                .zip(l.split('\t').map(String::from))
+                .collect()
+        })
         .collect()
 }
 
@@ -59,8 +72,18 @@ fn check_table(dir: &str, options: impl Fn(&std::collections::HashMap<String, St
         }
         if v.valid == Validity::Invalid {
             let a = &v.anomalies[0];
-            assert!(a.explanation.contains("cannot take effect"), "{}", a.explanation);
-            let Evidence::Linearization { prefix, states, unplaceable, .. } = &a.evidence else {
+            assert!(
+                a.explanation.contains("cannot take effect"),
+                "{}",
+                a.explanation
+            );
+            let Evidence::Linearization {
+                prefix,
+                states,
+                unplaceable,
+                ..
+            } = &a.evidence
+            else {
                 panic!("no linearization evidence for {}", row["file"]);
             };
             assert_eq!(prefix.len(), states.len());
@@ -88,9 +111,14 @@ fn linearizable_jepsen_edn_verdicts() {
 #[test]
 fn linearizable_kv_split_and_unsplit_agree_on_the_small_files() {
     for file in ["c01-ok.txt", "c01-bad.txt", "c10-ok.txt", "c10-bad.txt"] {
-        let h = read_path(&data("porcupine/kv").join(file), None).unwrap().history;
+        let h = read_path(&data("porcupine/kv").join(file), None)
+            .unwrap()
+            .history;
         let split = check_named("kv", &h, &Options::default(), &Budget::unlimited()).unwrap();
-        let whole = Options { partition: false, ..Options::default() };
+        let whole = Options {
+            partition: false,
+            ..Options::default()
+        };
         let unsplit = check_named("kv", &h, &whole, &Budget::unlimited()).unwrap();
         assert_eq!(split.valid, unsplit.valid, "{file}");
     }
@@ -98,8 +126,13 @@ fn linearizable_kv_split_and_unsplit_agree_on_the_small_files() {
 
 #[test]
 fn linearizable_all_keys_reports_every_illegal_key() {
-    let h = read_path(&data("porcupine/kv/c10-bad.txt"), None).unwrap().history;
-    let opts = Options { all_keys: true, ..Options::default() };
+    let h = read_path(&data("porcupine/kv/c10-bad.txt"), None)
+        .unwrap()
+        .history;
+    let opts = Options {
+        all_keys: true,
+        ..Options::default()
+    };
     let v = check_named("kv", &h, &opts, &Budget::unlimited()).unwrap();
     assert_eq!(v.valid, Validity::Invalid);
     assert!(v.anomalies.iter().all(|a| a.key.is_some()));
@@ -108,9 +141,86 @@ fn linearizable_all_keys_reports_every_illegal_key() {
 
 #[test]
 fn linearizable_budget_gives_unknown_not_valid() {
-    let h = read_path(&data("porcupine/kv/c50-ok.txt"), None).unwrap().history;
-    let opts = Options { partition: false, ..Options::default() };
+    let h = read_path(&data("porcupine/kv/c50-ok.txt"), None)
+        .unwrap()
+        .history;
+    let opts = Options {
+        partition: false,
+        ..Options::default()
+    };
     let v = check_named("kv", &h, &opts, &Budget::unlimited().with_max_states(1000)).unwrap();
     assert_eq!(v.valid, Validity::Unknown);
     assert!(v.unknown_reason.unwrap().contains("search states ran out"));
+}
+
+/// The model docs/linearizability.md shows, as written there.
+mod max_register {
+    use faultline_checker::linearizable::{Linearizable, Model, ModelError, OpView, Options};
+    use faultline_checker::{Budget, Checker, Validity};
+    use faultline_core::{History, Op, OpType, Value};
+
+    struct MaxRegister;
+
+    impl Model for MaxRegister {
+        type State = i64;
+        type Input = (bool, i64); // (is a read, value)
+        type Output = ();
+
+        fn name(&self) -> &str {
+            "max-register"
+        }
+
+        fn op(&self, op: &OpView<'_>) -> Result<Option<((bool, i64), ())>, ModelError> {
+            let v = op.value().as_int().unwrap_or(0);
+            match (op.f, op.outcome) {
+                (_, OpType::Fail) | ("read", OpType::Info) => Ok(None),
+                ("read", _) => Ok(Some(((true, v), ()))),
+                ("write", _) => Ok(Some(((false, v), ()))),
+                (f, _) => Err(ModelError::unknown_f("max-register", f, &["read", "write"])),
+            }
+        }
+
+        fn init(&self) -> i64 {
+            0
+        }
+
+        fn step(&self, s: &i64, &(read, v): &(bool, i64), _: &()) -> Option<i64> {
+            if read {
+                (v == *s).then_some(*s)
+            } else {
+                Some((*s).max(v))
+            }
+        }
+
+        fn read_only(&self, &(read, _): &(bool, i64), _: &()) -> bool {
+            read
+        }
+
+        fn describe_state(&self, s: &i64) -> String {
+            format!("the maximum was {s}")
+        }
+    }
+
+    #[test]
+    fn linearizable_a_user_model_in_a_few_lines() {
+        let w5 = Op::invoke(0, "write", Value::Int(5));
+        let w3 = Op::invoke(0, "write", Value::Int(3));
+        let r = Op::invoke(1, "read", Value::Nil);
+        let h = History::from_ops([
+            w5.clone(),
+            w5.complete(OpType::Ok, Value::Int(5)),
+            w3.clone(),
+            w3.complete(OpType::Ok, Value::Int(3)),
+            r.clone(),
+            r.complete(OpType::Ok, Value::Int(3)),
+        ])
+        .unwrap();
+        let v = Linearizable::new(MaxRegister, Options::default()).check(&h, &Budget::unlimited());
+        assert_eq!(v.valid, Validity::Invalid);
+        assert!(
+            v.anomalies[0].explanation.contains("the maximum was 5"),
+            "{}",
+            v.anomalies[0].explanation
+        );
+    }
 }

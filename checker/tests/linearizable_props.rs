@@ -48,7 +48,11 @@ fn simulate(
             Proc::Invoked(inv) => {
                 let (kind, value) = apply(&inv);
                 // Sometimes the client loses the answer of an op that did take effect.
-                let kind = if choice % 7 == 0 && kind == OpType::Ok { OpType::Info } else { kind };
+                let kind = if choice % 7 == 0 && kind == OpType::Ok {
+                    OpType::Info
+                } else {
+                    kind
+                };
                 Proc::Done(inv.complete(kind, value))
             }
             Proc::Done(c) => {
@@ -84,7 +88,10 @@ fn register_history(plan: &[(u8, u8)], nproc: usize) -> History {
                 (OpType::Ok, op.value.clone())
             }
             _ => {
-                let (from, to) = (&op.value.as_list().unwrap()[0], &op.value.as_list().unwrap()[1]);
+                let (from, to) = (
+                    &op.value.as_list().unwrap()[0],
+                    &op.value.as_list().unwrap()[1],
+                );
                 if *from == reg {
                     reg = to.clone();
                     (OpType::Ok, op.value.clone())
@@ -113,12 +120,17 @@ fn kv_history(plan: &[(u8, u8)], nproc: usize) -> History {
             Op::invoke(p, f, Value::List(vec![key, v]))
         },
         |op| {
-            let [k, v] = op.value.as_list().unwrap() else { unreachable!() };
+            let [k, v] = op.value.as_list().unwrap() else {
+                unreachable!()
+            };
             let k = k.as_str().unwrap().to_string();
             match op.f.as_str() {
                 "get" => {
                     let got = map.get(&k).cloned().unwrap_or_default();
-                    (OpType::Ok, Value::List(vec![Value::from(k), Value::from(got)]))
+                    (
+                        OpType::Ok,
+                        Value::List(vec![Value::from(k), Value::from(got)]),
+                    )
                 }
                 "put" => {
                     map.insert(k, v.as_str().unwrap().to_string());
@@ -152,11 +164,28 @@ fn brute_force<M: Model>(model: &M, h: &History) -> bool {
         };
         if let Some(io) = model.op(&view).unwrap() {
             let determinate = matches!(outcome, OpType::Ok | OpType::Fail);
-            ops.push(Call { io, call: inv.index, ret: if determinate { done.map(|c| c.index) } else { None } });
+            ops.push(Call {
+                io,
+                call: inv.index,
+                ret: if determinate {
+                    done.map(|c| c.index)
+                } else {
+                    None
+                },
+            });
         }
     }
-    fn go<M: Model>(model: &M, ops: &[Call<M::Input, M::Output>], placed: u32, state: &M::State) -> bool {
-        if ops.iter().enumerate().all(|(i, o)| placed & (1 << i) != 0 || o.ret.is_none()) {
+    fn go<M: Model>(
+        model: &M,
+        ops: &[Call<M::Input, M::Output>],
+        placed: u32,
+        state: &M::State,
+    ) -> bool {
+        if ops
+            .iter()
+            .enumerate()
+            .all(|(i, o)| placed & (1 << i) != 0 || o.ret.is_none())
+        {
             return true;
         }
         for (i, o) in ops.iter().enumerate() {
@@ -183,7 +212,9 @@ fn brute_force<M: Model>(model: &M, h: &History) -> bool {
 /// Changes one completion of a history: a read's value, an outcome.
 fn mutate(h: &History, at: usize, how: u8) -> History {
     let mut ops: Vec<Op> = h.ops().to_vec();
-    let completions: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].kind != OpType::Invoke).collect();
+    let completions: Vec<usize> = (0..ops.len())
+        .filter(|&i| ops[i].kind != OpType::Invoke)
+        .collect();
     if completions.is_empty() {
         return h.clone();
     }
@@ -191,14 +222,22 @@ fn mutate(h: &History, at: usize, how: u8) -> History {
     match how % 4 {
         0 if ops[c].f == "read" => ops[c].value = small(how / 4),
         1 if ops[c].f == "read" => ops[c].value = Value::Nil,
-        2 => ops[c].kind = if ops[c].kind == OpType::Ok { OpType::Fail } else { OpType::Ok },
+        2 => {
+            ops[c].kind = if ops[c].kind == OpType::Ok {
+                OpType::Fail
+            } else {
+                OpType::Ok
+            }
+        }
         _ => ops[c].kind = OpType::Info,
     }
     History::from_ops(ops).unwrap()
 }
 
 fn verdict(model: &str, h: &History, options: &Options) -> Validity {
-    check_named(model, h, options, &Budget::unlimited()).unwrap().valid
+    check_named(model, h, options, &Budget::unlimited())
+        .unwrap()
+        .valid
 }
 
 proptest! {
@@ -258,7 +297,9 @@ proptest! {
 fn linearizable_mutations_reach_both_verdicts() {
     let mut seed = 42u64;
     let mut next = || {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (seed >> 33) as u8
     };
     let (mut valid, mut invalid) = (0, 0);
@@ -270,8 +311,22 @@ fn linearizable_mutations_reach_both_verdicts() {
         }
         let want = brute_force(&Register(RegisterKind::Cas), &h);
         let got = verdict("cas-register", &h, &Options::default());
-        assert_eq!(got, if want { Validity::Valid } else { Validity::Invalid });
-        if want { valid += 1 } else { invalid += 1 }
+        assert_eq!(
+            got,
+            if want {
+                Validity::Valid
+            } else {
+                Validity::Invalid
+            }
+        );
+        if want {
+            valid += 1
+        } else {
+            invalid += 1
+        }
     }
-    assert!(valid > 10 && invalid > 10, "valid {valid}, invalid {invalid}");
+    assert!(
+        valid > 10 && invalid > 10,
+        "valid {valid}, invalid {invalid}"
+    );
 }

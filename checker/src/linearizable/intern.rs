@@ -75,7 +75,9 @@ mod tests {
     #[test]
     fn equal_values_share_an_id() {
         let mut i = Interner::new();
-        let ids: Vec<u32> = (0..1000).map(|n| i.intern(format!("s{}", n % 300))).collect();
+        let ids: Vec<u32> = (0..1000)
+            .map(|n| i.intern(format!("s{}", n % 300)))
+            .collect();
         assert_eq!(i.len(), 300);
         assert_eq!(ids[0], ids[300]);
         assert_eq!(i.get(ids[299]), "s299");

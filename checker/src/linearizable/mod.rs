@@ -176,11 +176,14 @@ struct Part<I, O> {
     composite: Option<(Vec<u32>, usize)>,
 }
 
+/// Every part of a history, for model `M`.
+type Parts<M> = Vec<Part<<M as Model>::Input, <M as Model>::Output>>;
+
 /// What checking a part found.
 enum PartResult {
     Ok(u64),
     /// The anomaly, already built (sentences need the part's interned states).
-    Illegal(crate::verdict::Anomaly, u64),
+    Illegal(Box<crate::verdict::Anomaly>, u64),
     GaveUp(crate::verdict::Exhausted, u64),
 }
 
@@ -190,7 +193,7 @@ impl<M: Model> Linearizable<M> {
     }
 
     /// Reads every client op through the model and splits the history into parts.
-    fn parts(&self, history: &History) -> Result<Vec<Part<M::Input, M::Output>>, LinError> {
+    fn parts(&self, history: &History) -> Result<Parts<M>, LinError> {
         let independent = self.options.independent;
         let mut ops = Vec::new();
         let mut meta = Vec::new();
@@ -212,7 +215,8 @@ impl<M: Model> Linearizable<M> {
                 let (k, v) = partition::split_tuple(&invoke.value).ok_or_else(|| {
                     bad("with --independent every op's value is a [key value] tuple".into())
                 })?;
-                let done = completion.map(|c| partition::split_tuple(&c.value).map_or(&c.value, |(_, v)| v));
+                let done = completion
+                    .map(|c| partition::split_tuple(&c.value).map_or(&c.value, |(_, v)| v));
                 (Some(k), v, done)
             } else {
                 (None, &invoke.value, completion.map(|c| &c.value))
@@ -310,7 +314,7 @@ impl<M: Model> Linearizable<M> {
             Outcome::GaveUp(why) => PartResult::GaveUp(why, explored),
             Outcome::Illegal(stuck) => {
                 let anomaly = verdict::anomaly(&self.model, &search, part, &stuck, timed);
-                PartResult::Illegal(anomaly, explored)
+                PartResult::Illegal(Box::new(anomaly), explored)
             }
         }
     }

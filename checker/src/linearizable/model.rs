@@ -75,6 +75,7 @@ pub trait Model: Send + Sync {
 
     /// Reads one op. `Ok(None)` drops an op that cannot constrain anything (a failed write
     /// under Jepsen's rule that `fail` did not happen, an indeterminate read).
+    #[allow(clippy::type_complexity)] // spelled out, so an implementer sees what to return
     fn op(&self, op: &OpView<'_>) -> Result<Option<(Self::Input, Self::Output)>, ModelError>;
 
     /// The state before any op.

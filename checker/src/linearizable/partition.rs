@@ -32,6 +32,9 @@ mod tests {
     fn groups_keep_first_appearance_order() {
         let keys = [Value::from("b"), Value::from("a"), Value::from("b")];
         let g = group_by(keys.iter());
-        assert_eq!(g, vec![(Value::from("b"), vec![0, 2]), (Value::from("a"), vec![1])]);
+        assert_eq!(
+            g,
+            vec![(Value::from("b"), vec![0, 2]), (Value::from("a"), vec![1])]
+        );
     }
 }

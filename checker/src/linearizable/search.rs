@@ -188,7 +188,11 @@ impl<'a, M: Model> Search<'a, M> {
             let node = k + 1;
             op_of[node] = op;
             if is_ret {
-                kind[node] = if spans[op as usize].ret.is_some() { 1 } else { 2 };
+                kind[node] = if spans[op as usize].ret.is_some() {
+                    1
+                } else {
+                    2
+                };
                 let c = call_node[op as usize];
                 mate[c as usize] = node as u32;
                 mate[node] = c;
@@ -257,7 +261,11 @@ impl<'a, M: Model> Search<'a, M> {
                     linearized.set(op);
                     if memo.insert(&linearized, state) {
                         self.explored += 1;
-                        stack.push(Frame { node: x, state, forced: true });
+                        stack.push(Frame {
+                            node: x,
+                            state,
+                            forced: true,
+                        });
                         lift(&mut next, &mut prev, node, mate[node] as usize);
                         e = next[0];
                         fresh = true;
@@ -277,7 +285,11 @@ impl<'a, M: Model> Search<'a, M> {
                         linearized.set(op as usize);
                         if memo.insert(&linearized, s2) {
                             self.explored += 1;
-                            stack.push(Frame { node: e, state, forced: false });
+                            stack.push(Frame {
+                                node: e,
+                                state,
+                                forced: false,
+                            });
                             state = s2;
                             lift(&mut next, &mut prev, node, mate[node] as usize);
                             e = next[0];
@@ -345,7 +357,10 @@ struct Frame {
 
 /// The configuration where the search is stuck at return entry `at`.
 fn stuck(stack: &[Frame], state: u32, at: u32, next: &[u32], kind: &[u8], op_of: &[u32]) -> Stuck {
-    let prefix = stack.iter().map(|f| op_of[f.node as usize] as usize).collect();
+    let prefix = stack
+        .iter()
+        .map(|f| op_of[f.node as usize] as usize)
+        .collect();
     let states = (0..stack.len())
         .map(|k| stack.get(k + 1).map_or(state, |f| f.state))
         .collect();

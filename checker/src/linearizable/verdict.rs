@@ -30,7 +30,11 @@ pub(super) fn anomaly<M: Model>(
 ) -> Anomaly {
     let desc = |op: usize| {
         let (i, o) = &part.ops[op];
-        format!("process {}'s {}", part.meta[op].process, model.describe_op(i, o))
+        format!(
+            "process {}'s {}",
+            part.meta[op].process,
+            model.describe_op(i, o)
+        )
     };
     let b = stuck.blocked;
     let state = model.describe_state(search.state_for(stuck.state, b));
@@ -74,7 +78,12 @@ pub(super) fn anomaly<M: Model>(
     // The ops to draw: the end of the prefix, the open ops, and whatever overlaps them.
     let mut window: Vec<u64> = stuck.prefix.iter().rev().take(8).map(|&o| inv(o)).collect();
     window.extend(&unplaceable);
-    let lo = stuck.open.iter().map(|&o| part.meta[o].invoke).min().unwrap_or(0);
+    let lo = stuck
+        .open
+        .iter()
+        .map(|&o| part.meta[o].invoke)
+        .min()
+        .unwrap_or(0);
     let hi = part.meta[b].complete.unwrap_or(u64::MAX);
     window.extend(
         part.meta
@@ -124,7 +133,7 @@ pub(super) fn combine<I, O>(parts: &[Part<I, O>], results: Vec<Option<PartResult
             Some(PartResult::Illegal(a, n)) => {
                 explored += n;
                 invalid_keys += 1;
-                v.push(a);
+                v.push(*a);
             }
             Some(PartResult::GaveUp(why, n)) => {
                 explored += n;
@@ -149,10 +158,17 @@ pub(super) fn combine<I, O>(parts: &[Part<I, O>], results: Vec<Option<PartResult
         if !gave_up.is_empty() {
             let more = match gave_up.len() {
                 1 => String::new(),
-                n => format!(" (and {} more part{})", n - 1, if n == 2 { "" } else { "s" }),
+                n => format!(
+                    " (and {} more part{})",
+                    n - 1,
+                    if n == 2 { "" } else { "s" }
+                ),
             };
             v.valid = crate::verdict::Validity::Unknown;
-            v.unknown_reason = Some(format!("{}{more}; nothing illegal was found before that", gave_up[0]));
+            v.unknown_reason = Some(format!(
+                "{}{more}; nothing illegal was found before that",
+                gave_up[0]
+            ));
         }
         if v.valid == crate::verdict::Validity::Valid {
             v.models.kept.push("linearizable".into());

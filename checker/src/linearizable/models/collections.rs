@@ -297,6 +297,11 @@ impl Model for Mutex {
     }
 
     fn describe_state(&self, held: &bool) -> String {
-        if *held { "the lock was held" } else { "the lock was free" }.into()
+        if *held {
+            "the lock was held"
+        } else {
+            "the lock was free"
+        }
+        .into()
     }
 }

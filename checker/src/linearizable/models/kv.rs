@@ -99,7 +99,9 @@ impl Model for Kv {
     }
 
     fn partition(&self, ops: &[(KvInput, ())]) -> Option<Vec<(Value, Vec<usize>)>> {
-        Some(super::super::partition::group_by(ops.iter().map(|((k, _), _)| k)))
+        Some(super::super::partition::group_by(
+            ops.iter().map(|((k, _), _)| k),
+        ))
     }
 
     fn describe_op(&self, (key, op): &KvInput, _: &()) -> String {

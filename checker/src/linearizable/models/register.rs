@@ -127,7 +127,12 @@ impl Model for Register {
 mod tests {
     use super::*;
 
-    fn view<'a>(f: &'a str, outcome: OpType, inv: &'a Value, done: Option<&'a Value>) -> OpView<'a> {
+    fn view<'a>(
+        f: &'a str,
+        outcome: OpType,
+        inv: &'a Value,
+        done: Option<&'a Value>,
+    ) -> OpView<'a> {
         OpView {
             f,
             outcome,
@@ -141,19 +146,30 @@ mod tests {
     fn etcd_keeps_failed_cas_as_proof_and_drops_failed_reads() {
         let m = Register(RegisterKind::Etcd);
         let cas = Value::from(vec![1, 2]);
-        let (i, o) = m.op(&view("cas", OpType::Fail, &cas, Some(&cas))).unwrap().unwrap();
+        let (i, o) = m
+            .op(&view("cas", OpType::Fail, &cas, Some(&cas)))
+            .unwrap()
+            .unwrap();
         assert_eq!(m.step(&Value::Int(1), &i, &o), None);
         assert_eq!(m.step(&Value::Int(3), &i, &o), Some(Value::Int(3)));
         let t = Value::from("timed-out");
-        assert!(m.op(&view("read", OpType::Fail, &Value::Nil, Some(&t))).unwrap().is_none());
+        assert!(m
+            .op(&view("read", OpType::Fail, &Value::Nil, Some(&t)))
+            .unwrap()
+            .is_none());
         let cr = Register(RegisterKind::Cas);
-        assert!(cr.op(&view("cas", OpType::Fail, &cas, Some(&cas))).unwrap().is_none());
+        assert!(cr
+            .op(&view("cas", OpType::Fail, &cas, Some(&cas)))
+            .unwrap()
+            .is_none());
     }
 
     #[test]
     fn an_unknown_f_names_the_model_and_what_it_knows() {
         let m = Register(RegisterKind::Plain);
-        let err = m.op(&view("cas", OpType::Ok, &Value::Nil, None)).unwrap_err();
+        let err = m
+            .op(&view("cas", OpType::Ok, &Value::Nil, None))
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "the register model has no operation \"cas\"; it knows read, write"

@@ -152,3 +152,75 @@ fn linearizable_budget_gives_unknown_not_valid() {
     assert_eq!(v.valid, Validity::Unknown);
     assert!(v.unknown_reason.unwrap().contains("search states ran out"));
 }
+
+/// The model docs/linearizability.md shows, as written there.
+mod max_register {
+    use faultline_checker::linearizable::{Linearizable, Model, ModelError, OpView, Options};
+    use faultline_checker::{Budget, Checker, Validity};
+    use faultline_core::{History, Op, OpType, Value};
+
+    struct MaxRegister;
+
+    impl Model for MaxRegister {
+        type State = i64;
+        type Input = (bool, i64); // (is a read, value)
+        type Output = ();
+
+        fn name(&self) -> &str {
+            "max-register"
+        }
+
+        fn op(&self, op: &OpView<'_>) -> Result<Option<((bool, i64), ())>, ModelError> {
+            let v = op.value().as_int().unwrap_or(0);
+            match (op.f, op.outcome) {
+                (_, OpType::Fail) | ("read", OpType::Info) => Ok(None),
+                ("read", _) => Ok(Some(((true, v), ()))),
+                ("write", _) => Ok(Some(((false, v), ()))),
+                (f, _) => Err(ModelError::unknown_f("max-register", f, &["read", "write"])),
+            }
+        }
+
+        fn init(&self) -> i64 {
+            0
+        }
+
+        fn step(&self, s: &i64, &(read, v): &(bool, i64), _: &()) -> Option<i64> {
+            if read {
+                (v == *s).then_some(*s)
+            } else {
+                Some((*s).max(v))
+            }
+        }
+
+        fn read_only(&self, &(read, _): &(bool, i64), _: &()) -> bool {
+            read
+        }
+
+        fn describe_state(&self, s: &i64) -> String {
+            format!("the maximum was {s}")
+        }
+    }
+
+    #[test]
+    fn linearizable_a_user_model_in_a_few_lines() {
+        let w5 = Op::invoke(0, "write", Value::Int(5));
+        let w3 = Op::invoke(0, "write", Value::Int(3));
+        let r = Op::invoke(1, "read", Value::Nil);
+        let h = History::from_ops([
+            w5.clone(),
+            w5.complete(OpType::Ok, Value::Int(5)),
+            w3.clone(),
+            w3.complete(OpType::Ok, Value::Int(3)),
+            r.clone(),
+            r.complete(OpType::Ok, Value::Int(3)),
+        ])
+        .unwrap();
+        let v = Linearizable::new(MaxRegister, Options::default()).check(&h, &Budget::unlimited());
+        assert_eq!(v.valid, Validity::Invalid);
+        assert!(
+            v.anomalies[0].explanation.contains("the maximum was 5"),
+            "{}",
+            v.anomalies[0].explanation
+        );
+    }
+}

@@ -33,6 +33,7 @@
 //! ```
 
 mod bitset;
+mod intern;
 mod memo;
 pub mod model;
 pub mod models;
@@ -171,13 +172,18 @@ struct Part<I, O> {
     ops: Vec<(I, O)>,
     spans: Vec<Span>,
     meta: Vec<Meta>,
+    /// Checked unsplit although the model partitions: each op's part, and the part count.
+    composite: Option<(Vec<u32>, usize)>,
 }
+
+/// Every part of a history, for model `M`.
+type Parts<M> = Vec<Part<<M as Model>::Input, <M as Model>::Output>>;
 
 /// What checking a part found.
 enum PartResult {
     Ok(u64),
     /// The anomaly, already built (sentences need the part's interned states).
-    Illegal(crate::verdict::Anomaly, u64),
+    Illegal(Box<crate::verdict::Anomaly>, u64),
     GaveUp(crate::verdict::Exhausted, u64),
 }
 
@@ -187,7 +193,7 @@ impl<M: Model> Linearizable<M> {
     }
 
     /// Reads every client op through the model and splits the history into parts.
-    fn parts(&self, history: &History) -> Result<Vec<Part<M::Input, M::Output>>, LinError> {
+    fn parts(&self, history: &History) -> Result<Parts<M>, LinError> {
         let independent = self.options.independent;
         let mut ops = Vec::new();
         let mut meta = Vec::new();
@@ -239,6 +245,7 @@ impl<M: Model> Linearizable<M> {
                 complete_time: completion.map(|c| c.time),
             });
         }
+        let mut composite = None;
         let groups: Vec<(Option<Value>, Vec<usize>)> = if independent {
             partition::group_by(keys.iter())
                 .into_iter()
@@ -250,6 +257,17 @@ impl<M: Model> Linearizable<M> {
                 None => vec![(None, (0..ops.len()).collect())],
             }
         } else {
+            // Unsplit: one part, but keep the model's partition to represent its state as
+            // per-key sub-states.
+            if let Some(g) = self.model.partition(&ops).filter(|g| g.len() > 1) {
+                let mut part_of = vec![0u32; ops.len()];
+                for (k, (_, members)) in g.iter().enumerate() {
+                    for &i in members {
+                        part_of[i] = k as u32;
+                    }
+                }
+                composite = Some((part_of, g.len()));
+            }
             vec![(None, (0..ops.len()).collect())]
         };
         let mut slots: Vec<Option<(M::Input, M::Output)>> = ops.into_iter().map(Some).collect();
@@ -261,6 +279,8 @@ impl<M: Model> Linearizable<M> {
                     ops: Vec::with_capacity(members.len()),
                     spans: Vec::with_capacity(members.len()),
                     meta: Vec::with_capacity(members.len()),
+                    // Only ever set when there is one group holding every op in order.
+                    composite: composite.take(),
                 };
                 for i in members {
                     if let Some(op) = slots[i].take() {
@@ -285,7 +305,8 @@ impl<M: Model> Linearizable<M> {
         budget: &Budget,
         stop: &AtomicBool,
     ) -> PartResult {
-        let mut search = Search::new(&self.model, &part.ops);
+        let composite = part.composite.as_ref().map(|(p, n)| (p.as_slice(), *n));
+        let mut search = Search::new(&self.model, &part.ops, composite);
         let outcome = search.run(&part.spans, budget, stop);
         let explored = search.explored;
         match outcome {
@@ -293,7 +314,7 @@ impl<M: Model> Linearizable<M> {
             Outcome::GaveUp(why) => PartResult::GaveUp(why, explored),
             Outcome::Illegal(stuck) => {
                 let anomaly = verdict::anomaly(&self.model, &search, part, &stuck, timed);
-                PartResult::Illegal(anomaly, explored)
+                PartResult::Illegal(Box::new(anomaly), explored)
             }
         }
     }
@@ -312,6 +333,9 @@ impl<M: Model> Linearizable<M> {
             0 => cores,
             n => n,
         }
+        // At least 16 workers when there are that many parts: one hard key must not keep
+        // an easy illegal one waiting (Porcupine runs every part at once for the same reason).
+        .max(if self.options.threads == 0 { 16 } else { 1 })
         .min(parts.len())
         .max(1);
         let next = AtomicUsize::new(0);

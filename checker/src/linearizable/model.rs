@@ -75,6 +75,7 @@ pub trait Model: Send + Sync {
 
     /// Reads one op. `Ok(None)` drops an op that cannot constrain anything (a failed write
     /// under Jepsen's rule that `fail` did not happen, an indeterminate read).
+    #[allow(clippy::type_complexity)] // spelled out, so an implementer sees what to return
     fn op(&self, op: &OpView<'_>) -> Result<Option<(Self::Input, Self::Output)>, ModelError>;
 
     /// The state before any op.
@@ -88,6 +89,13 @@ pub trait Model: Send + Sync {
         input: &Self::Input,
         output: &Self::Output,
     ) -> Option<Self::State>;
+
+    /// Whether the op leaves every state in which it is legal unchanged (a read). The search
+    /// places such ops as soon as they are legal, without trying alternatives, which prunes
+    /// read-heavy histories a great deal; answer `true` only if it holds from every state.
+    fn read_only(&self, _input: &Self::Input, _output: &Self::Output) -> bool {
+        false
+    }
 
     /// Splits the ops (by position in `ops`) into parts that can be checked apart, each
     /// named by a key (P-compositionality). `None`: one part.

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rustc_hash::FxHashMap;
 
 use super::bitset::Bitset;
+use super::intern::Interner;
 use super::memo::Memo;
 use super::model::Model;
 use crate::verdict::{Budget, Exhausted};
@@ -59,11 +60,18 @@ const ILLEGAL: u32 = u32::MAX;
 const PACE: u64 = 1 << 14;
 
 /// One part's search, holding the model's interned states.
+///
+/// With `part_of` (a partitionable model checked unsplit), a search state is a vector of
+/// per-part sub-states, interned as a whole, and a step changes only the op's part: the
+/// model steps a one-key state, never the whole map.
 pub struct Search<'a, M: Model> {
     model: &'a M,
     ops: &'a [(M::Input, M::Output)],
-    states: Vec<M::State>,
-    ids: FxHashMap<M::State, u32>,
+    subs: Interner<M::State>,
+    part_of: Option<&'a [u32]>,
+    combos: Interner<Box<[u32]>>,
+    /// (sub-state id << 32 | op) -> next sub-state id, or ILLEGAL (composite mode).
+    sub_steps: FxHashMap<u64, u32>,
     /// (state id << 32 | op) -> next state id, or ILLEGAL.
     steps: FxHashMap<u64, u32>,
     /// Configurations explored.
@@ -71,27 +79,35 @@ pub struct Search<'a, M: Model> {
 }
 
 impl<'a, M: Model> Search<'a, M> {
-    pub fn new(model: &'a M, ops: &'a [(M::Input, M::Output)]) -> Search<'a, M> {
+    pub fn new(
+        model: &'a M,
+        ops: &'a [(M::Input, M::Output)],
+        part_of: Option<(&'a [u32], usize)>,
+    ) -> Search<'a, M> {
         let mut s = Search {
             model,
             ops,
-            states: Vec::new(),
-            ids: FxHashMap::default(),
+            subs: Interner::new(),
+            part_of: part_of.map(|(p, _)| p),
+            combos: Interner::new(),
+            sub_steps: FxHashMap::default(),
             steps: FxHashMap::default(),
             explored: 0,
         };
-        s.intern(model.init());
+        s.subs.intern(model.init());
+        if let Some((_, parts)) = part_of {
+            s.combos.intern(vec![0u32; parts].into_boxed_slice());
+        }
         s
     }
 
-    fn intern(&mut self, state: M::State) -> u32 {
-        if let Some(&id) = self.ids.get(&state) {
-            return id;
+    #[inline]
+    fn model_step(&mut self, state: u32, op: u32) -> u32 {
+        let (input, output) = &self.ops[op as usize];
+        match self.model.step(self.subs.get(state), input, output) {
+            Some(s) => self.subs.intern(s),
+            None => ILLEGAL,
         }
-        let id = self.states.len() as u32;
-        self.states.push(state.clone());
-        self.ids.insert(state, id);
-        id
     }
 
     #[inline]
@@ -100,24 +116,47 @@ impl<'a, M: Model> Search<'a, M> {
         if let Some(&next) = self.steps.get(&key) {
             return next;
         }
-        let (input, output) = &self.ops[op as usize];
-        let next = match self.model.step(&self.states[state as usize], input, output) {
-            Some(s) => self.intern(s),
-            None => ILLEGAL,
+        let next = match self.part_of {
+            None => self.model_step(state, op),
+            Some(part_of) => {
+                let k = part_of[op as usize] as usize;
+                let sub = self.combos.get(state)[k];
+                let sub_key = (u64::from(sub) << 32) | u64::from(op);
+                let sub2 = match self.sub_steps.get(&sub_key) {
+                    Some(&n) => n,
+                    None => {
+                        let n = self.model_step(sub, op);
+                        self.sub_steps.insert(sub_key, n);
+                        n
+                    }
+                };
+                if sub2 == ILLEGAL {
+                    ILLEGAL
+                } else {
+                    let mut combo = self.combos.get(state).clone();
+                    combo[k] = sub2;
+                    self.combos.intern(combo)
+                }
+            }
         };
         self.steps.insert(key, next);
         next
     }
 
-    /// The state behind an id from a [`Stuck`].
-    pub fn state(&self, id: u32) -> &M::State {
-        &self.states[id as usize]
+    /// The model state behind a state id from a [`Stuck`], as far as op `op` sees it (its
+    /// part's sub-state, in composite mode).
+    pub fn state_for(&self, id: u32, op: usize) -> &M::State {
+        match self.part_of {
+            None => self.subs.get(id),
+            Some(part_of) => self.subs.get(self.combos.get(id)[part_of[op] as usize]),
+        }
     }
 
     fn bytes(&self, memo: &Memo) -> u64 {
         memo.bytes()
-            + (self.steps.capacity() * 16) as u64
-            + (self.states.len() * 2 * std::mem::size_of::<M::State>()) as u64
+            + ((self.steps.capacity() + self.sub_steps.capacity()) * 16) as u64
+            + (self.subs.len() * (12 + std::mem::size_of::<M::State>())) as u64
+            + (self.combos.len() * 40) as u64
     }
 
     /// Searches for a linearization of the ops whose spans are `spans` (one per op).
@@ -162,15 +201,22 @@ impl<'a, M: Model> Search<'a, M> {
             }
         }
 
+        let read_only: Vec<bool> = self
+            .ops
+            .iter()
+            .map(|(i, o)| self.model.read_only(i, o))
+            .collect();
         let mut memo = Memo::new(n.div_ceil(64).max(1));
         let mut linearized = Bitset::new(n);
         let mut state = 0u32; // the initial state is interned first
         memo.insert(&linearized, state);
-        let mut stack: Vec<(u32, u32)> = Vec::with_capacity(n);
+        let mut stack: Vec<Frame> = Vec::with_capacity(n);
         let mut best: Option<Stuck> = None;
         let mut iterations = 0u64;
         let mut spent = 0u64;
         let mut e = next[0];
+        // At a configuration reached for the first time: look for a legal read-only op.
+        let mut fresh = true;
         loop {
             iterations += 1;
             if iterations % PACE == 0 {
@@ -193,67 +239,130 @@ impl<'a, M: Model> Search<'a, M> {
                 let _ = budget.spend(self.explored - spent);
                 return Outcome::Linearizable;
             }
-            let node = e as usize;
-            if kind[node] == 0 {
-                let op = op_of[node];
-                let s2 = self.step(state, op);
-                if s2 != ILLEGAL {
-                    linearized.set(op as usize);
-                    if memo.insert(&linearized, s2) {
+            // Whether this configuration has failed and the search must back up.
+            let mut backtrack = false;
+            if fresh {
+                fresh = false;
+                // A read-only op legal here may be moved to the front of any linearization
+                // from here (it is already invoked, every op not yet placed returns after
+                // that, and wherever it was it changed nothing). So it is placed without
+                // alternatives, and if the search fails after it, it fails here too.
+                let mut x = e;
+                while x != 0 && kind[x as usize] == 0 {
+                    let op = op_of[x as usize];
+                    if read_only[op as usize] && self.step(state, op) != ILLEGAL {
+                        break;
+                    }
+                    x = next[x as usize];
+                }
+                if x != 0 && kind[x as usize] == 0 {
+                    let node = x as usize;
+                    let op = op_of[node] as usize;
+                    linearized.set(op);
+                    if memo.insert(&linearized, state) {
                         self.explored += 1;
-                        stack.push((e, state));
-                        state = s2;
-                        // Lift the call and its return out of the list.
-                        let r = mate[node] as usize;
-                        next[prev[node] as usize] = next[node];
-                        prev[next[node] as usize] = prev[node];
-                        next[prev[r] as usize] = next[r];
-                        prev[next[r] as usize] = prev[r];
+                        stack.push(Frame {
+                            node: x,
+                            state,
+                            forced: true,
+                        });
+                        lift(&mut next, &mut prev, node, mate[node] as usize);
                         e = next[0];
+                        fresh = true;
                         continue;
                     }
-                    linearized.clear(op as usize);
+                    linearized.clear(op);
+                    backtrack = true;
+                }
+            }
+            let node = e as usize;
+            if !backtrack && kind[node] == 0 {
+                let op = op_of[node];
+                // Read-only ops were all found illegal when this configuration was new.
+                if !read_only[op as usize] {
+                    let s2 = self.step(state, op);
+                    if s2 != ILLEGAL {
+                        linearized.set(op as usize);
+                        if memo.insert(&linearized, s2) {
+                            self.explored += 1;
+                            stack.push(Frame {
+                                node: e,
+                                state,
+                                forced: false,
+                            });
+                            state = s2;
+                            lift(&mut next, &mut prev, node, mate[node] as usize);
+                            e = next[0];
+                            fresh = true;
+                            continue;
+                        }
+                        linearized.clear(op as usize);
+                    }
                 }
                 e = next[node];
-            } else {
+                continue;
+            }
+            if !backtrack && best.as_ref().is_none_or(|b| stack.len() > b.prefix.len()) {
                 // A completion before its op was placed: this order fails here.
-                if best.as_ref().is_none_or(|b| stack.len() > b.prefix.len()) {
-                    best = Some(stuck(&stack, state, e, &next, &kind, &op_of));
-                }
-                let Some((c, s)) = stack.pop() else {
+                best = Some(stuck(&stack, state, e, &next, &kind, &op_of));
+            }
+            loop {
+                let Some(f) = stack.pop() else {
                     let _ = budget.spend(self.explored - spent);
-                    return Outcome::Illegal(best.expect("recorded when stuck"));
+                    return Outcome::Illegal(
+                        best.unwrap_or_else(|| stuck(&stack, state, e, &next, &kind, &op_of)),
+                    );
                 };
-                state = s;
-                let c = c as usize;
+                state = f.state;
+                let c = f.node as usize;
                 linearized.clear(op_of[c] as usize);
-                // Unlift, in the reverse order of the lift.
-                let r = mate[c] as usize;
-                next[prev[r] as usize] = r as u32;
-                prev[next[r] as usize] = r as u32;
-                next[prev[c] as usize] = c as u32;
-                prev[next[c] as usize] = c as u32;
+                unlift(&mut next, &mut prev, c, mate[c] as usize);
                 e = next[c];
+                if !f.forced {
+                    break;
+                }
             }
         }
     }
 }
 
-/// The configuration where the search is stuck at return entry `at`.
-fn stuck(
-    stack: &[(u32, u32)],
+/// Takes call entry `c` and its return entry `r` out of the list.
+#[inline]
+fn lift(next: &mut [u32], prev: &mut [u32], c: usize, r: usize) {
+    next[prev[c] as usize] = next[c];
+    prev[next[c] as usize] = prev[c];
+    next[prev[r] as usize] = next[r];
+    prev[next[r] as usize] = prev[r];
+}
+
+/// Puts back what [`lift`] took out (in the reverse order, so the links are as they were).
+#[inline]
+fn unlift(next: &mut [u32], prev: &mut [u32], c: usize, r: usize) {
+    next[prev[r] as usize] = r as u32;
+    prev[next[r] as usize] = r as u32;
+    next[prev[c] as usize] = c as u32;
+    prev[next[c] as usize] = c as u32;
+}
+
+/// One placed op on the search stack.
+#[derive(Clone, Copy)]
+struct Frame {
+    /// Its call entry.
+    node: u32,
+    /// The state before it.
     state: u32,
-    at: u32,
-    next: &[u32],
-    kind: &[u8],
-    op_of: &[u32],
-) -> Stuck {
+    /// It left the state unchanged, so it was placed without alternatives.
+    forced: bool,
+}
+
+/// The configuration where the search is stuck at return entry `at`.
+fn stuck(stack: &[Frame], state: u32, at: u32, next: &[u32], kind: &[u8], op_of: &[u32]) -> Stuck {
     let prefix = stack
         .iter()
-        .map(|&(c, _)| op_of[c as usize] as usize)
+        .map(|f| op_of[f.node as usize] as usize)
         .collect();
     let states = (0..stack.len())
-        .map(|k| stack.get(k + 1).map_or(state, |&(_, s)| s))
+        .map(|k| stack.get(k + 1).map_or(state, |f| f.state))
         .collect();
     let mut open = Vec::new();
     let mut e = next[0];

@@ -37,7 +37,7 @@ pub(super) fn anomaly<M: Model>(
         )
     };
     let b = stuck.blocked;
-    let state = model.describe_state(search.state(stuck.state));
+    let state = model.describe_state(search.state_for(stuck.state, b));
     let others: Vec<String> = stuck
         .open
         .iter()
@@ -104,7 +104,8 @@ pub(super) fn anomaly<M: Model>(
         states: stuck
             .states
             .iter()
-            .map(|&s| model.describe_state(search.state(s)))
+            .zip(&stuck.prefix)
+            .map(|(&s, &o)| model.describe_state(search.state_for(s, o)))
             .collect(),
         state,
         unplaceable,
@@ -132,7 +133,7 @@ pub(super) fn combine<I, O>(parts: &[Part<I, O>], results: Vec<Option<PartResult
             Some(PartResult::Illegal(a, n)) => {
                 explored += n;
                 invalid_keys += 1;
-                v.push(a);
+                v.push(*a);
             }
             Some(PartResult::GaveUp(why, n)) => {
                 explored += n;

@@ -60,6 +60,10 @@ impl Model for Counter {
         }
     }
 
+    fn read_only(&self, input: &CounterOp, _: &()) -> bool {
+        matches!(input, CounterOp::Read(_))
+    }
+
     fn describe_op(&self, input: &CounterOp, _: &()) -> String {
         match input {
             CounterOp::Add(d) => format!("add of {d}"),
@@ -140,6 +144,10 @@ impl Model for Set {
         }
     }
 
+    fn read_only(&self, input: &SetOp, _: &()) -> bool {
+        matches!(input, SetOp::Read(_))
+    }
+
     fn describe_op(&self, input: &SetOp, _: &()) -> String {
         match input {
             SetOp::Add(x) => format!("add of {x}"),
@@ -210,6 +218,10 @@ impl Model for Queue {
                 }
             }
         }
+    }
+
+    fn read_only(&self, input: &QueueOp, _: &()) -> bool {
+        matches!(input, QueueOp::Dequeue(Some(Value::Nil)))
     }
 
     fn describe_op(&self, input: &QueueOp, _: &()) -> String {

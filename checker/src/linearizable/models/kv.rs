@@ -94,6 +94,10 @@ impl Model for Kv {
         Some(next)
     }
 
+    fn read_only(&self, (_, op): &KvInput, _: &()) -> bool {
+        matches!(op, KvOp::Get(_))
+    }
+
     fn partition(&self, ops: &[(KvInput, ())]) -> Option<Vec<(Value, Vec<usize>)>> {
         Some(super::super::partition::group_by(
             ops.iter().map(|((k, _), _)| k),

@@ -97,6 +97,13 @@ impl Model for Register {
         }
     }
 
+    fn read_only(&self, input: &Input, output: &Output) -> bool {
+        matches!(
+            (input, output),
+            (Input::Read, _) | (Input::Cas(..), Output::Mismatch)
+        )
+    }
+
     fn describe_op(&self, input: &Input, output: &Output) -> String {
         match (input, output) {
             (Input::Read, Output::Read(v)) => format!("read of {v}"),

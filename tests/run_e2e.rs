@@ -115,7 +115,10 @@ fn leftovers(run_id: &str, run_dir: &Path) -> Vec<String> {
             };
             let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
             if cmd.contains(&dir) && cmd.contains(" node ") {
-                left.push(format!("process {}: {cmd}", e.file_name().to_string_lossy()));
+                left.push(format!(
+                    "process {}: {cmd}",
+                    e.file_name().to_string_lossy()
+                ));
             }
         }
     }
@@ -206,9 +209,7 @@ fn raft_with_partitions_and_kills_is_valid_with_faults_injected() {
         })
         .count();
     assert!(hurt > 0, "no op failed or timed out during a fault");
-    assert!(h
-        .iter()
-        .any(|o| is_client(o) && o["type"] == "ok"));
+    assert!(h.iter().any(|o| is_client(o) && o["type"] == "ok"));
     assert!(r.dir.join("index.html").exists() && r.dir.join("junit.xml").exists());
 }
 
@@ -248,7 +249,11 @@ fn leader_async_reading_followers_is_not_linearizable() {
         assert_clean(&r);
         if r.code == 1 {
             assert!(r.stdout.contains("INVALID"), "{}", r.stdout);
-            assert!(r.stdout.contains("reproduce  faultline run"), "{}", r.stdout);
+            assert!(
+                r.stdout.contains("reproduce  faultline run"),
+                "{}",
+                r.stdout
+            );
             return;
         }
         assert!(
@@ -398,7 +403,10 @@ fn memory_target_same_seed_same_op_and_fault_schedule() {
         "faults were scheduled: {:?}",
         sa.get(&nemesis)
     );
-    assert!(same_prefix(&sa[&nemesis], &sb[&nemesis]), "fault schedules differ");
+    assert!(
+        same_prefix(&sa[&nemesis], &sb[&nemesis]),
+        "fault schedules differ"
+    );
     // Processes 0..concurrency are the original workers; later ones replace workers whose
     // op went indeterminate, at timing-dependent points, so compare the originals.
     for p in 0..4 {

@@ -266,7 +266,11 @@ impl ReplicaClient {
     /// did nothing there), so trying it once more elsewhere keeps Jepsen's semantics while
     /// letting a client bound to a follower do useful work (as Jepsen clients that follow
     /// redirects do). Returns None if the leader cannot be reached.
-    async fn via_leader(&mut self, leader: &str, req: serde_json::Value) -> Option<serde_json::Value> {
+    async fn via_leader(
+        &mut self,
+        leader: &str,
+        req: serde_json::Value,
+    ) -> Option<serde_json::Value> {
         if self.redirect.as_ref().map(|c| c.node.as_str()) != Some(leader) {
             self.redirect = connect(self.env.as_ref(), leader).await.ok();
         }
@@ -276,7 +280,9 @@ impl ReplicaClient {
             Err(ConnError::Unknown(_)) => {
                 // The request may have reached the leader: that is indeterminate.
                 self.redirect = None;
-                Some(json!({"ok": false, "error": "redirect: connection lost", "definite": false, "node": leader}))
+                Some(
+                    json!({"ok": false, "error": "redirect: connection lost", "definite": false, "node": leader}),
+                )
             }
         }
     }
@@ -297,7 +303,11 @@ impl Client for ReplicaClient {
             };
             let leader = (resp.get("error").and_then(|e| e.as_str()) == Some("not-leader")
                 && resp.get("definite") == Some(&json!(true)))
-            .then(|| resp.get("leader").and_then(|l| l.as_str()).map(str::to_string))
+            .then(|| {
+                resp.get("leader")
+                    .and_then(|l| l.as_str())
+                    .map(str::to_string)
+            })
             .flatten()
             .filter(|l| *l != self.conn.node);
             if let Some(leader) = leader {

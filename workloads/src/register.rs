@@ -156,12 +156,18 @@ mod tests {
             .history;
         let v = checker().check(&h, &Budget::unlimited());
         assert_eq!(v.valid, Validity::Invalid, "{v:?}");
-        let ok = text.replace(r#"["a",null]}
-{"type":"ok","process":1,"f":"read","value":["a",null]}"#, r#"["a",null]}
-{"type":"ok","process":1,"f":"read","value":["a",1]}"#);
+        let ok = text.replace(
+            r#"["a",null]}
+{"type":"ok","process":1,"f":"read","value":["a",null]}"#,
+            r#"["a",null]}
+{"type":"ok","process":1,"f":"read","value":["a",1]}"#,
+        );
         let h = faultline_core::format::read_str("h.jsonl".as_ref(), &ok, None)
             .unwrap()
             .history;
-        assert_eq!(checker().check(&h, &Budget::unlimited()).valid, Validity::Valid);
+        assert_eq!(
+            checker().check(&h, &Budget::unlimited()).valid,
+            Validity::Valid
+        );
     }
 }

@@ -67,6 +67,8 @@ fn run(runs: &Path, args: &[&str]) -> Run {
         .expect("runs faultline");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    // Shown when a test fails (or with --nocapture).
+    eprintln!("faultline run {}\n{stdout}", args.join(" "));
     let dir = stdout
         .lines()
         .find_map(|l| l.strip_prefix("run dir"))

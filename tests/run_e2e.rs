@@ -451,3 +451,30 @@ fn memory_run_records_checks_and_reports() {
     assert_eq!(test["settings"]["seed"], 5);
     assert!(r.history().iter().any(|o| o["final"] == true));
 }
+
+#[test]
+fn a_test_file_sets_what_flags_do_not() {
+    let runs = tempfile::tempdir().unwrap();
+    let file = runs.path().join("t.toml");
+    std::fs::write(
+        &file,
+        "test = \"from-file\"\ntarget = \"memory\"\nconcurrency = 3\ntime_limit = 5\nseed = 9\n",
+    )
+    .unwrap();
+    let file = file.display().to_string();
+    let r = run(runs.path(), &["--test", &file, "--time-limit", "1"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.dir.starts_with(runs.path().join("from-file")),
+        "{:?}",
+        r.dir
+    );
+    let test: Value =
+        serde_json::from_str(&std::fs::read_to_string(r.dir.join("test.json")).unwrap()).unwrap();
+    let s = &test["settings"];
+    assert_eq!(
+        (s["concurrency"].as_u64(), s["seed"].as_u64()),
+        (Some(3), Some(9))
+    );
+    assert_eq!(s["time_limit"].as_f64(), Some(1.0), "the flag wins");
+}

@@ -24,6 +24,7 @@ mod digraph;
 pub mod elle;
 pub mod faults;
 mod found;
+pub mod linearizable;
 pub mod lost;
 pub mod operation;
 pub mod prefix;

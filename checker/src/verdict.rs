@@ -174,6 +174,9 @@ pub enum Evidence {
     Linearization {
         /// Invocation indices of the ops linearized, in linearization order.
         prefix: Vec<u64>,
+        /// Model state after each op of the prefix, described by the model.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        states: Vec<String>,
         /// Model state after the prefix, described by the model.
         state: String,
         /// Invocation indices of the op(s) that cannot be placed next.

@@ -506,6 +506,19 @@ impl SshHosts {
     }
 }
 
+impl Drop for SshHosts {
+    /// The last line of defence for the one change that outlives processes: a stepped
+    /// clock. `teardown` restores clocks on every path the run loop controls; this covers a
+    /// caller that never got there (a panic between setup and teardown).
+    fn drop(&mut self) {
+        if !self.clock.pending_restores().is_empty() {
+            for e in self.restore_clocks() {
+                eprintln!("faultline: restoring a host clock: {e}");
+            }
+        }
+    }
+}
+
 /// First contact with a host: log in, make its directories, learn our address as it sees us
 /// and the interface towards `peer` (or towards us).
 fn prepare(pool: &HostPool, peer: Option<IpAddr>) -> Result<(IpAddr, String), SshError> {

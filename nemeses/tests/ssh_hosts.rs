@@ -65,6 +65,23 @@ fn host_keys_are_checked() {
         );
     }
     connect(&lab, &empty, false).expect("learned keys match");
+    // Hashed entries (Debian's ssh_config sets HashKnownHosts yes) match as well.
+    let hashed = lab.dir.path().join("kh_hashed");
+    std::fs::copy(&lab.known_hosts, &hashed).unwrap();
+    let st = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-H", "-f"])
+        .arg(&hashed)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let text = std::fs::read_to_string(&hashed).unwrap();
+    assert!(
+        text.starts_with("|1|") && !text.contains(&lab.hosts[0].ip.to_string()),
+        "{text}"
+    );
+    connect(&lab, &hashed, false).expect("hashed known_hosts entries match");
     // Changed: refused even with the flag.
     let other = lab.dir.path().join("other_key");
     let o = other.to_str().unwrap();

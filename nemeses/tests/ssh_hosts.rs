@@ -473,7 +473,23 @@ fn harness_nemeses_work_over_ssh() {
         assert!((0..3).any(|i| qdisc(i).contains("tbf")), "{}", qdisc(0));
         installed.guard.heal().await.unwrap();
         assert!((0..3).all(|i| !qdisc(i).contains("tbf")));
+
+        // Faults never healed (a heal that failed, a run that ended abruptly) are removed by
+        // teardown, as deleting a namespace removes them in netns.
+        let fault = partition.plan(&mut Rng::new(8), &names);
+        let _unhealed = partition.install(&cluster, &fault).await.unwrap();
+        let fault = slow.plan(&mut Rng::new(4), &names);
+        let _unhealed_too = slow.install(&cluster, &fault).await.unwrap();
+        assert!((0..3).any(|i| rules(i).contains("DROP")));
         env.teardown().await.unwrap();
+        assert!(
+            (0..3).all(|i| !rules(i).contains("DROP")),
+            "teardown removed the rules"
+        );
+        assert!(
+            (0..3).all(|i| !qdisc(i).contains("tbf")),
+            "teardown removed the qdiscs"
+        );
     });
 }
 

@@ -18,6 +18,7 @@ pub mod known_hosts;
 pub mod local;
 pub mod pool;
 pub mod shell;
+pub mod undo;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -70,6 +71,7 @@ pub struct SshHosts {
     /// Logs of spawned processes: (host, remote path, local path to download it to).
     logs: Mutex<Vec<(String, String, PathBuf)>>,
     clock: clock::ClockLedger,
+    undo: undo::UndoLedger,
     controller_ip: Option<IpAddr>,
     /// Per host, the interface its peers' traffic uses.
     interfaces: Vec<String>,
@@ -130,6 +132,7 @@ impl SshHosts {
             uploads: Mutex::new(HashMap::new()),
             logs: Mutex::new(Vec::new()),
             clock: clock::ClockLedger::default(),
+            undo: undo::UndoLedger::default(),
             controller_ip,
             interfaces,
         })
@@ -170,10 +173,31 @@ impl SshHosts {
         timeout: Duration,
     ) -> Result<CommandOutput, SshError> {
         let pool = self.pool(node)?;
-        pool.exec(
+        let out = pool.exec(
             &shell::with_sudo(&shell::command_line(program, args), pool.host.sudo),
             timeout,
-        )
+        )?;
+        if out.status == Some(0) {
+            self.undo.observe(node, program, args);
+        }
+        Ok(out)
+    }
+
+    /// Removes the iptables rules and qdiscs this run added and did not remove itself.
+    pub fn undo_faults(&self) -> Vec<SshError> {
+        let mut errors = Vec::new();
+        for (node, program, args) in self.undo.take() {
+            match self.exec(&node, &program, &args, SHORT) {
+                Ok(o) if o.status == Some(0) => {}
+                Ok(o) => errors.push(SshError::Failed {
+                    host: node,
+                    what: format!("removing a leftover fault ({program} {})", args.join(" ")),
+                    message: o.stderr.trim().to_string(),
+                }),
+                Err(e) => errors.push(e),
+            }
+        }
+        errors
     }
 
     /// Runs a shell script on `node` (through sudo if configured).
@@ -494,9 +518,11 @@ impl SshHosts {
         })
     }
 
-    /// Teardown: resume and stop what we started, put clocks back, fetch logs, disconnect.
+    /// Teardown: resume and stop what we started, remove leftover rules and qdiscs, put
+    /// clocks back, fetch logs, disconnect.
     pub fn teardown(&self) -> Vec<SshError> {
         let mut errors = self.stop_all(Duration::from_secs(5));
+        errors.extend(self.undo_faults());
         errors.extend(self.restore_clocks());
         errors.extend(self.download_logs());
         for p in &self.pools {

@@ -58,13 +58,12 @@ impl UndoLedger {
                     "root".into(),
                 ];
                 match verb {
-                    Some("add" | "replace") => {
+                    Some("add" | "replace")
                         if !entries
                             .iter()
-                            .any(|(n, p, a)| n == node && p == "tc" && *a == undo)
-                        {
-                            entries.push((node.into(), "tc".into(), undo));
-                        }
+                            .any(|(n, p, a)| n == node && p == "tc" && *a == undo) =>
+                    {
+                        entries.push((node.into(), "tc".into(), undo));
                     }
                     Some("del" | "delete") => {
                         entries.retain(|(n, p, a)| !(n == node && p == "tc" && *a == undo))

@@ -190,6 +190,11 @@ fn replica_over_ssh_with_partitions_and_kills() {
             .exists());
     }
 
+    // The state file a dead controller's cleanup would read says nothing is left.
+    let (code, out, err) = faultline(&["cleanup", "--ssh-run", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("nothing left on the hosts"), "{out}");
+
     // Kills only, on leader-async: nodes are SIGKILLed over SSH and restarted.
     let (code, out, err) = run(over_ssh(common("ssh-async-kill", "leader-async", "kill")));
     let r = results(&runs, "ssh-async-kill");

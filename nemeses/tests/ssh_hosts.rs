@@ -581,3 +581,60 @@ fn measure_round_trips() {
     );
     assert!(env.teardown().is_empty());
 }
+
+/// A controller that dies mid-run leaves nodes running, rules in place and clocks stepped;
+/// `ssh-state.json` in its run directory lets a later `recover` undo exactly that.
+#[test]
+fn a_dead_controllers_leftovers_are_recovered() {
+    use faultline_nemeses::ssh::state;
+    let Some(lab) = lab(2) else { return };
+    let run_dir = lab.dir.path().join("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let env = connect(&lab, &lab.known_hosts, false).unwrap();
+    let pid = env
+        .spawn(
+            "n1",
+            std::path::Path::new("/bin/sh"),
+            &["-c".into(), "exec sleep 60".into()],
+            &[],
+            &run_dir.join("n1.log"),
+        )
+        .unwrap();
+    let ip2 = lab.hosts[1].ip.to_string();
+    let rule = |op: &str| {
+        vec![
+            op.to_string(),
+            "INPUT".into(),
+            "-s".into(),
+            ip2.clone(),
+            "-j".into(),
+            "DROP".into(),
+        ]
+    };
+    assert!(env.exec("n1", "iptables", &rule("-A"), T).unwrap().status == Some(0));
+    let saved: state::State =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join(state::FILE)).unwrap()).unwrap();
+    assert_eq!(saved.processes.len(), 1);
+    assert_eq!(
+        saved.undo,
+        vec![("n1".to_string(), "iptables".to_string(), rule("-D"))]
+    );
+    // The controller "dies": no teardown, no Drop.
+    std::mem::forget(env);
+    let done = state::recover(&run_dir, false).expect("recovers");
+    assert!(done[0].contains("1 processes, 1 rules/qdiscs"), "{done:?}");
+    assert!(!lab
+        .in_ns(0, &["iptables", "-S", "INPUT"])
+        .unwrap()
+        .contains("DROP"));
+    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    assert!(!cmdline.contains("sleep"), "the node process was stopped");
+    let after: state::State =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join(state::FILE)).unwrap()).unwrap();
+    assert!(after.is_empty(), "{after:?}");
+    assert_eq!(
+        state::recover(&run_dir, false).unwrap().len(),
+        1,
+        "a second cleanup finds nothing"
+    );
+}

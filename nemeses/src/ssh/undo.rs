@@ -75,6 +75,22 @@ impl UndoLedger {
         }
     }
 
+    /// Everything still in force, oldest first.
+    pub fn snapshot(&self) -> Vec<(String, String, Vec<String>)> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Takes over entries recorded by an earlier controller.
+    pub fn extend(&self, more: &[(String, String, Vec<String>)]) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(more);
+    }
+
     /// Everything still in force, newest first, and forgets it.
     pub fn take(&self) -> Vec<(String, String, Vec<String>)> {
         let mut entries =

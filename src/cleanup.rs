@@ -21,12 +21,35 @@ pub struct Args {
     /// Say what would be removed, remove nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// An `--env ssh` run directory: undo what its dead controller left on the hosts
+    /// (nodes, rules, qdiscs, stepped clocks), from its ssh-state.json.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub ssh_run: Option<PathBuf>,
+    /// With --ssh-run: trust hosts missing from known_hosts.
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
     /// Where run records live.
     #[arg(long, default_value = REGISTRY_DIR, hide = true)]
     pub registry: PathBuf,
 }
 
 pub fn main(args: Args) -> anyhow::Result<i32> {
+    if let Some(dir) = &args.ssh_run {
+        return Ok(
+            match faultline_nemeses::ssh::state::recover(dir, args.accept_new_host_keys) {
+                Ok(done) => {
+                    for line in done {
+                        println!("{}: {line}", dir.display());
+                    }
+                    exit::VALID
+                }
+                Err(e) => {
+                    eprintln!("faultline cleanup: {e}");
+                    exit::HARNESS
+                }
+            },
+        );
+    }
     let (records, errors) = RunRecord::load_all(&args.registry);
     for e in &errors {
         eprintln!("faultline cleanup: unreadable run record {e}");

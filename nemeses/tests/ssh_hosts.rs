@@ -65,6 +65,23 @@ fn host_keys_are_checked() {
         );
     }
     connect(&lab, &empty, false).expect("learned keys match");
+    // Hashed entries (Debian's ssh_config sets HashKnownHosts yes) match as well.
+    let hashed = lab.dir.path().join("kh_hashed");
+    std::fs::copy(&lab.known_hosts, &hashed).unwrap();
+    let st = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-H", "-f"])
+        .arg(&hashed)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let text = std::fs::read_to_string(&hashed).unwrap();
+    assert!(
+        text.starts_with("|1|") && !text.contains(&lab.hosts[0].ip.to_string()),
+        "{text}"
+    );
+    connect(&lab, &hashed, false).expect("hashed known_hosts entries match");
     // Changed: refused even with the flag.
     let other = lab.dir.path().join("other_key");
     let o = other.to_str().unwrap();
@@ -456,7 +473,23 @@ fn harness_nemeses_work_over_ssh() {
         assert!((0..3).any(|i| qdisc(i).contains("tbf")), "{}", qdisc(0));
         installed.guard.heal().await.unwrap();
         assert!((0..3).all(|i| !qdisc(i).contains("tbf")));
+
+        // Faults never healed (a heal that failed, a run that ended abruptly) are removed by
+        // teardown, as deleting a namespace removes them in netns.
+        let fault = partition.plan(&mut Rng::new(8), &names);
+        let _unhealed = partition.install(&cluster, &fault).await.unwrap();
+        let fault = slow.plan(&mut Rng::new(4), &names);
+        let _unhealed_too = slow.install(&cluster, &fault).await.unwrap();
+        assert!((0..3).any(|i| rules(i).contains("DROP")));
         env.teardown().await.unwrap();
+        assert!(
+            (0..3).all(|i| !rules(i).contains("DROP")),
+            "teardown removed the rules"
+        );
+        assert!(
+            (0..3).all(|i| !qdisc(i).contains("tbf")),
+            "teardown removed the qdiscs"
+        );
     });
 }
 
@@ -547,4 +580,61 @@ fn measure_round_trips() {
         16.0 / upload.as_secs_f64()
     );
     assert!(env.teardown().is_empty());
+}
+
+/// A controller that dies mid-run leaves nodes running, rules in place and clocks stepped;
+/// `ssh-state.json` in its run directory lets a later `recover` undo exactly that.
+#[test]
+fn a_dead_controllers_leftovers_are_recovered() {
+    use faultline_nemeses::ssh::state;
+    let Some(lab) = lab(2) else { return };
+    let run_dir = lab.dir.path().join("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let env = connect(&lab, &lab.known_hosts, false).unwrap();
+    let pid = env
+        .spawn(
+            "n1",
+            std::path::Path::new("/bin/sh"),
+            &["-c".into(), "exec sleep 60".into()],
+            &[],
+            &run_dir.join("n1.log"),
+        )
+        .unwrap();
+    let ip2 = lab.hosts[1].ip.to_string();
+    let rule = |op: &str| {
+        vec![
+            op.to_string(),
+            "INPUT".into(),
+            "-s".into(),
+            ip2.clone(),
+            "-j".into(),
+            "DROP".into(),
+        ]
+    };
+    assert!(env.exec("n1", "iptables", &rule("-A"), T).unwrap().status == Some(0));
+    let saved: state::State =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join(state::FILE)).unwrap()).unwrap();
+    assert_eq!(saved.processes.len(), 1);
+    assert_eq!(
+        saved.undo,
+        vec![("n1".to_string(), "iptables".to_string(), rule("-D"))]
+    );
+    // The controller "dies": no teardown, no Drop.
+    std::mem::forget(env);
+    let done = state::recover(&run_dir, false).expect("recovers");
+    assert!(done[0].contains("1 processes, 1 rules/qdiscs"), "{done:?}");
+    assert!(!lab
+        .in_ns(0, &["iptables", "-S", "INPUT"])
+        .unwrap()
+        .contains("DROP"));
+    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    assert!(!cmdline.contains("sleep"), "the node process was stopped");
+    let after: state::State =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join(state::FILE)).unwrap()).unwrap();
+    assert!(after.is_empty(), "{after:?}");
+    assert_eq!(
+        state::recover(&run_dir, false).unwrap().len(),
+        1,
+        "a second cleanup finds nothing"
+    );
 }

@@ -18,6 +18,8 @@ pub mod known_hosts;
 pub mod local;
 pub mod pool;
 pub mod shell;
+pub mod state;
+pub mod undo;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -70,6 +72,7 @@ pub struct SshHosts {
     /// Logs of spawned processes: (host, remote path, local path to download it to).
     logs: Mutex<Vec<(String, String, PathBuf)>>,
     clock: clock::ClockLedger,
+    undo: undo::UndoLedger,
     controller_ip: Option<IpAddr>,
     /// Per host, the interface its peers' traffic uses.
     interfaces: Vec<String>,
@@ -130,6 +133,7 @@ impl SshHosts {
             uploads: Mutex::new(HashMap::new()),
             logs: Mutex::new(Vec::new()),
             clock: clock::ClockLedger::default(),
+            undo: undo::UndoLedger::default(),
             controller_ip,
             interfaces,
         })
@@ -170,10 +174,94 @@ impl SshHosts {
         timeout: Duration,
     ) -> Result<CommandOutput, SshError> {
         let pool = self.pool(node)?;
-        pool.exec(
+        let out = pool.exec(
             &shell::with_sudo(&shell::command_line(program, args), pool.host.sudo),
             timeout,
-        )
+        )?;
+        if out.status == Some(0) && (program.ends_with("iptables") || program == "tc") {
+            self.undo.observe(node, program, args);
+            self.save_state();
+        }
+        Ok(out)
+    }
+
+    /// Writes what this run has changed on the hosts to `<run_dir>/ssh-state.json` (see
+    /// [`state`]). Best effort: a full disk must not stop a fault from being healed.
+    fn save_state(&self) {
+        let Some(run_dir) = &self.options.run_dir else {
+            return;
+        };
+        let started = self.started.lock().unwrap_or_else(|p| p.into_inner());
+        let mut processes: Vec<(String, u32, String)> = started
+            .iter()
+            .map(|((n, p), s)| (n.clone(), *p, s.start_ticks.clone()))
+            .collect();
+        drop(started);
+        processes.sort();
+        let st = state::State {
+            hosts_file: self.file.path.clone(),
+            processes,
+            undo: self.undo.snapshot(),
+            clocks: self
+                .clock
+                .pending_restores()
+                .into_iter()
+                .map(|(n, back)| (n, -back))
+                .collect(),
+        };
+        if let Err(e) = state::save(run_dir, &st) {
+            eprintln!(
+                "faultline: writing {}: {e}",
+                run_dir.join(state::FILE).display()
+            );
+        }
+    }
+
+    /// Takes over what a dead controller left (processes, faults, clock offsets), so that
+    /// [`SshHosts::teardown`] undoes it.
+    pub fn adopt(&self, st: &state::State) {
+        {
+            let mut started = self.started.lock().unwrap_or_else(|p| p.into_inner());
+            for (n, pid, start) in &st.processes {
+                started.insert(
+                    (n.clone(), *pid),
+                    Started {
+                        start_ticks: start.clone(),
+                    },
+                );
+            }
+        }
+        self.undo.extend(&st.undo);
+        for (n, ns) in &st.clocks {
+            self.clock.record(n, *ns);
+        }
+    }
+
+    /// Removes the iptables rules and qdiscs this run added and did not remove itself.
+    pub fn undo_faults(&self) -> Vec<SshError> {
+        let mut errors = Vec::new();
+        let mut failed = Vec::new();
+        for (node, program, args) in self.undo.take() {
+            match self.exec(&node, &program, &args, SHORT) {
+                Ok(o) if o.status == Some(0) => {}
+                Ok(o) => {
+                    errors.push(SshError::Failed {
+                        host: node.clone(),
+                        what: format!("removing a leftover fault ({program} {})", args.join(" ")),
+                        message: o.stderr.trim().to_string(),
+                    });
+                    failed.push((node, program, args));
+                }
+                Err(e) => {
+                    errors.push(e);
+                    failed.push((node, program, args));
+                }
+            }
+        }
+        // Kept (oldest first again) so the state file still names them for a later cleanup.
+        failed.reverse();
+        self.undo.extend(&failed);
+        errors
     }
 
     /// Runs a shell script on `node` (through sudo if configured).
@@ -303,6 +391,7 @@ impl SshHosts {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert((node.to_string(), pid), Started { start_ticks });
+        self.save_state();
         Ok(pid)
     }
 
@@ -401,6 +490,7 @@ impl SshHosts {
             });
         }
         self.clock.record(node, offset_ns);
+        self.save_state();
         Ok(())
     }
 
@@ -494,15 +584,37 @@ impl SshHosts {
         })
     }
 
-    /// Teardown: resume and stop what we started, put clocks back, fetch logs, disconnect.
+    /// Teardown: resume and stop what we started, remove leftover rules and qdiscs, put
+    /// clocks back, fetch logs, disconnect.
     pub fn teardown(&self) -> Vec<SshError> {
         let mut errors = self.stop_all(Duration::from_secs(5));
+        errors.extend(self.undo_faults());
         errors.extend(self.restore_clocks());
         errors.extend(self.download_logs());
+        if errors.is_empty() {
+            self.started
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
+        }
+        self.save_state();
         for p in &self.pools {
             p.close();
         }
         errors
+    }
+}
+
+impl Drop for SshHosts {
+    /// The last line of defence for the one change that outlives processes: a stepped
+    /// clock. `teardown` restores clocks on every path the run loop controls; this covers a
+    /// caller that never got there (a panic between setup and teardown).
+    fn drop(&mut self) {
+        if !self.clock.pending_restores().is_empty() {
+            for e in self.restore_clocks() {
+                eprintln!("faultline: restoring a host clock: {e}");
+            }
+        }
     }
 }
 

@@ -46,15 +46,7 @@ impl HostPool {
             let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
             let mut conn = match pooled {
                 Some(c) => c,
-                None => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    Conn::open(
-                        &self.host,
-                        &self.policy,
-                        left.min(self.connect_timeout)
-                            .max(Duration::from_millis(100)),
-                    )?
-                }
+                None => self.open(deadline)?,
             };
             let left = deadline
                 .saturating_duration_since(Instant::now())
@@ -70,6 +62,28 @@ impl HostPool {
                 Err(SshError::Stale { .. }) if attempt < 3 && Instant::now() < deadline => continue,
                 // Any other failure leaves the session in an unknown state: drop it.
                 Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// A new connection. A refused or reset connection or a failed handshake (sshd busy,
+    /// restarting, or over its MaxStartups) is tried again a few times while time remains;
+    /// host-key and login failures are not (they will not change by waiting).
+    fn open(&self, deadline: Instant) -> Result<Conn, SshError> {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let left = deadline.saturating_duration_since(Instant::now());
+            let timeout = left
+                .min(self.connect_timeout)
+                .max(Duration::from_millis(100));
+            match Conn::open(&self.host, &self.policy, timeout) {
+                Err(SshError::Connect { .. })
+                    if attempt < 4 && Instant::now() + Duration::from_millis(500) < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(200) * attempt);
+                }
+                other => return other,
             }
         }
     }

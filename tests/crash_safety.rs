@@ -264,11 +264,13 @@ fn killing_the_controller_leaves_a_readable_history_and_cleanup_leaves_nothing()
         // Anywhere from setup to the final reads.
         let at = rng.ms(300, 9000);
         std::thread::sleep(at);
-        let record = record_of(pid);
         let mut child = guard.0.take().expect("the run");
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
         kills += 1;
+        // Read after the kill: a dead controller's record stays on disk, and reading it
+        // before would race with the controller writing it.
+        let record = record_of(pid);
         let Some(record) = record else {
             // It finished, or had not yet made anything: nothing to clean.
             eprintln!("round {round}: killed after {at:?}, no run record");

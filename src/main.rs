@@ -7,6 +7,7 @@ mod check;
 mod cleanup;
 mod cluster;
 mod exit;
+mod matrix;
 mod node;
 mod report;
 mod run;
@@ -36,6 +37,8 @@ enum Command {
     Report(report::Args),
     /// Browse the reports under runs/ on 127.0.0.1.
     Serve(serve::Args),
+    /// Run a table of tests and compare what each finds with what it expects (a CI gate).
+    Matrix(matrix::Args),
 }
 
 fn main() {
@@ -59,6 +62,7 @@ fn main() {
         Command::Cluster(a) => cluster::main(a),
         Command::Report(a) => report::main(a),
         Command::Serve(a) => serve::main(a),
+        Command::Matrix(a) => matrix::main(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

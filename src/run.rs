@@ -5,6 +5,7 @@
 mod checks;
 mod flow;
 mod settings;
+mod ssh_env;
 mod summary;
 
 use std::collections::BTreeMap;
@@ -90,6 +91,16 @@ pub struct Args {
     /// Where runs go (default runs/).
     #[arg(long)]
     pub runs_dir: Option<PathBuf>,
+    /// Where nodes live: netns (namespaces on this machine; default) or ssh (--hosts).
+    #[arg(long, value_name = "netns|ssh")]
+    pub env: Option<String>,
+    /// ssh: the hosts file (TOML; see docs/ssh.md).
+    #[arg(long, value_name = "FILE.toml")]
+    pub hosts: Option<PathBuf>,
+    /// ssh: trust hosts missing from known_hosts and record their keys (changed keys are
+    /// refused regardless).
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
     /// The faultline binary nodes run (default: this one).
     #[arg(long, hide = true)]
     pub node_binary: Option<PathBuf>,
@@ -137,6 +148,8 @@ impl Args {
             op_timeout: self.op_timeout,
             check_timeout: self.check_timeout,
             runs_dir: self.runs_dir.clone(),
+            env: self.env.clone(),
+            hosts: self.hosts.clone(),
         })
     }
 }
@@ -159,6 +172,13 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
             return Ok(exit::USAGE);
         }
     };
-    let settings = Settings::resolve(file, flags, args.node_binary.clone());
+    let mut settings = Settings::resolve(file, flags, args.node_binary.clone());
+    settings.accept_new_host_keys = args.accept_new_host_keys;
+    flow::run(settings)
+}
+
+/// Runs one test from resolved settings: the library entry point `faultline matrix` uses.
+/// Prints the same summary as `faultline run` and returns its exit code.
+pub fn run_settings(settings: Settings) -> anyhow::Result<i32> {
     flow::run(settings)
 }

@@ -2,7 +2,8 @@
 //!
 //! Environments implement [`faultline_core::env::Env`]: [`netns`] puts each node in its own
 //! network namespace on a bridge the run creates, with a run registry on disk so
-//! `faultline cleanup` removes exactly what a killed run left.
+//! `faultline cleanup` removes exactly what a killed run left; [`ssh`] drives real hosts
+//! named in a hosts file over SSH.
 //!
 //! Faults implement [`faultline_core::nemesis::Nemesis`]: each plans a fault from the seeded
 //! RNG, installs it, and returns a guard that heals it.
@@ -33,6 +34,7 @@ pub mod net;
 pub mod netns;
 pub mod partition;
 mod registry;
+pub mod ssh;
 
 use std::sync::Arc;
 

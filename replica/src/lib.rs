@@ -18,7 +18,9 @@ pub mod node;
 pub mod peer;
 pub mod protocol;
 pub mod raft;
+pub mod ring;
 pub mod server;
+pub mod versioned;
 pub mod wal;
 
 pub use config::{Config, Mode};

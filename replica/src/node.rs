@@ -188,7 +188,8 @@ pub async fn run(
     peer_task.abort();
     client_task.abort();
     if let Backend::Raft(r) = &node.backend {
-        r.shutdown().await;
+        // Bounded: SIGTERM must end the process promptly even if raft is mid-election.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(3), r.shutdown()).await;
     }
     eprintln!("{}: shutting down", ctx.id());
     Ok(())

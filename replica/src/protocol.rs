@@ -122,17 +122,19 @@ impl Response {
 }
 
 /// Parse one line into a request, or the error response to send back.
-pub fn parse_request(line: &[u8]) -> Result<Request, Response> {
+pub fn parse_request(line: &[u8]) -> Result<Request, Box<Response>> {
     let v: Value = serde_json::from_slice(line)
-        .map_err(|e| Response::bad_request(format!("malformed JSON: {e}")))?;
+        .map_err(|e| Box::new(Response::bad_request(format!("malformed JSON: {e}"))))?;
     let Value::Object(ref obj) = v else {
-        return Err(Response::bad_request("request must be a JSON object"));
+        return Err(Box::new(Response::bad_request(
+            "request must be a JSON object",
+        )));
     };
     let id = obj.get("id").cloned().unwrap_or(Value::Null);
     let fail = |msg: String| {
         let mut r = Response::bad_request(msg);
         r.id = id.clone();
-        r
+        Box::new(r)
     };
     match obj.get("op") {
         Some(Value::String(_)) => {}

@@ -73,7 +73,7 @@ async fn connection(sock: TcpStream, node: Arc<Node>) -> std::io::Result<()> {
                     resp.id = id;
                     resp
                 }
-                Err(e) => e,
+                Err(e) => *e,
             };
             line.clear();
             let mut resp = resp;

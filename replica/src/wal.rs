@@ -30,7 +30,8 @@ pub enum WalError {
 }
 
 enum Cmd {
-    Append(Vec<Vec<u8>>, oneshot::Sender<Result<(), String>>),
+    /// Lines, whether they need an fsync, and who to tell once written.
+    Append(Vec<Vec<u8>>, bool, oneshot::Sender<Result<(), String>>),
     /// Keep only the first n records.
     Truncate(usize, oneshot::Sender<Result<(), String>>),
 }
@@ -116,6 +117,10 @@ impl Wal {
 
     /// Queue records; the returned receiver resolves once they are written (and synced).
     pub fn append_nowait<T: Serialize>(&self, recs: &[T]) -> oneshot::Receiver<Result<(), String>> {
+        self.queue(recs, true)
+    }
+
+    fn queue<T: Serialize>(&self, recs: &[T], sync: bool) -> oneshot::Receiver<Result<(), String>> {
         let lines = recs
             .iter()
             .map(|r| {
@@ -125,8 +130,14 @@ impl Wal {
             })
             .collect();
         let (done, rx) = oneshot::channel();
-        let _ = self.tx.send(Cmd::Append(lines, done));
+        let _ = self.tx.send(Cmd::Append(lines, sync, done));
         rx
+    }
+
+    /// Queue records without waiting for them and without asking for an fsync of their own
+    /// (bookkeeping whose loss on a crash is harmless; a later synced batch makes them durable).
+    pub fn append_detached<T: Serialize>(&self, recs: &[T]) {
+        drop(self.queue(recs, false));
     }
 
     pub async fn append<T: Serialize>(&self, recs: &[T]) -> Result<(), WalError> {
@@ -170,11 +181,13 @@ fn writer(
 ) {
     let mut pending: Vec<oneshot::Sender<Result<(), String>>> = Vec::new();
     let mut buf: Vec<u8> = Vec::new();
+    let mut need_sync = false;
     while let Some(first) = rx.blocking_recv() {
         let mut next = Some(first);
         while let Some(cmd) = next.take() {
             match cmd {
-                Cmd::Append(lines, done) => {
+                Cmd::Append(lines, sync, done) => {
+                    need_sync |= sync;
                     for l in lines {
                         offsets.push(len + buf.len() as u64);
                         buf.extend_from_slice(&l);
@@ -182,7 +195,8 @@ fn writer(
                     pending.push(done);
                 }
                 Cmd::Truncate(keep, done) => {
-                    let r = flush(&mut file, fsync, &mut buf, &mut len);
+                    let r = flush(&mut file, fsync && need_sync, &mut buf, &mut len);
+                    need_sync = false;
                     reply(&mut pending, &r);
                     let r = r.and_then(|()| {
                         if keep < offsets.len() {
@@ -200,7 +214,8 @@ fn writer(
                 next = rx.try_recv().ok();
             }
         }
-        let r = flush(&mut file, fsync, &mut buf, &mut len);
+        let r = flush(&mut file, fsync && need_sync, &mut buf, &mut len);
+        need_sync = false;
         if let Err(e) = &r {
             eprintln!("wal {}: {e}", path.display());
         }

@@ -1,4 +1,4 @@
-//! Writes the fixture reports (an invalid and a valid run) to a directory, to look at:
+//! Writes the fixture reports (an invalid, a valid and a 100,000-op run) to a directory, to look at:
 //! `cargo run -p faultline-reports --example sample -- /tmp/out`.
 
 #[path = "../tests/fixture/mod.rs"]
@@ -12,6 +12,7 @@ fn main() {
     for (name, (h, v, s)) in [
         ("invalid", fixture::invalid_run()),
         ("valid", fixture::valid_run()),
+        ("big", fixture::big_run(100_000)),
     ] {
         let files = faultline_reports::write_report(&out.join(name), &h, &v, &s)
             .unwrap_or_else(|e| panic!("{name}: {e}"));

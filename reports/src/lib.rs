@@ -103,14 +103,27 @@ pub fn write_report_with(
     options: &Options,
 ) -> Result<ReportFiles, ReportError> {
     std::fs::create_dir_all(out_dir).map_err(|e| ReportError::io(out_dir, e))?;
+    // The verdicts first: they matter more than any picture of them.
+    results.write(&out_dir.join("results.json"))?;
+    write_pages(out_dir, history, results, settings, options)
+}
+
+/// Writes `index.html` and `junit.xml` only, leaving `results.json` as it is: what
+/// `faultline report RUN_DIR` does to regenerate a run's report.
+pub fn write_pages(
+    out_dir: &Path,
+    history: &History,
+    results: &RunResults,
+    settings: &serde_json::Value,
+    options: &Options,
+) -> Result<ReportFiles, ReportError> {
+    std::fs::create_dir_all(out_dir).map_err(|e| ReportError::io(out_dir, e))?;
     let files = ReportFiles {
         index_html: out_dir.join("index.html"),
         results_json: out_dir.join("results.json"),
         junit_xml: out_dir.join("junit.xml"),
         notes: Vec::new(),
     };
-    // The verdicts first: they matter more than any picture of them.
-    results.write(&files.results_json)?;
     let suite = settings
         .get("name")
         .and_then(|v| v.as_str())

@@ -23,7 +23,7 @@ use super::checks::{combine, run_checkers};
 use super::settings::Settings;
 use super::summary;
 use crate::exit;
-use crate::targets::{memory::Memory, replica};
+use crate::targets::{memory::Memory, real, replica};
 
 const TARGETS: &[&str] = &["replica", "memory"];
 
@@ -74,15 +74,19 @@ fn write_json(path: &Path, v: &serde_json::Value) -> std::io::Result<()> {
     std::fs::write(path, text + "\n")
 }
 
-pub fn run(s: Settings) -> anyhow::Result<i32> {
+pub fn run(mut s: Settings) -> anyhow::Result<i32> {
     if let Err(e) = s.check() {
         return usage(e);
     }
-    if !TARGETS.contains(&s.target.as_str()) {
+    if let Err(e) = super::ssh_env::check(&mut s) {
+        return usage(e);
+    }
+    if !TARGETS.contains(&s.target.as_str()) && !real::NAMES.contains(&s.target.as_str()) {
         return usage(format!(
-            "unknown target {:?}; the targets are {}",
+            "unknown target {:?}; the targets are {}, {}",
             s.target,
-            TARGETS.join(", ")
+            TARGETS.join(", "),
+            real::NAMES.join(", ")
         ));
     }
     if s.target == "replica" && !replica::MODES.contains(&s.mode.as_str()) {
@@ -100,7 +104,7 @@ pub fn run(s: Settings) -> anyhow::Result<i32> {
         Ok(n) => n,
         Err(e) => return usage(e),
     };
-    if s.target == "replica" {
+    if s.target != "memory" && s.env == "netns" {
         if let Err(e) = faultline_nemeses::netns::check_available() {
             eprintln!("faultline run: {e}");
             return Ok(exit::HARNESS);
@@ -167,6 +171,7 @@ async fn execute(
 ) -> Result<RunOutcome, String> {
     let env: Arc<dyn Env> = match s.target.as_str() {
         "memory" => Arc::new(LocalEnv::new(s.nodes)),
+        _ if s.env == "ssh" => super::ssh_env::create(s, dir).await?,
         _ => {
             let dir2 = dir.to_path_buf();
             let n = s.nodes;
@@ -191,6 +196,19 @@ async fn execute(
     };
     let target: Arc<dyn Target> = match s.target.as_str() {
         "memory" => Arc::new(Memory::new(s.nodes)),
+        t if real::NAMES.contains(&t) => {
+            let options = real::Options {
+                values: s.mode_options.clone(),
+                origin: format!("target {t}"),
+            };
+            match real::build(t, &options, env.clone()) {
+                Ok(t) => t,
+                Err(e) => {
+                    let _ = env.teardown().await;
+                    return Err(format!("{t}: {e}"));
+                }
+            }
+        }
         _ => Arc::new(replica::Replica::new(
             env.clone(),
             &s.mode,

@@ -27,6 +27,9 @@ pub struct File {
     pub op_timeout: Option<f64>,
     pub check_timeout: Option<f64>,
     pub runs_dir: Option<PathBuf>,
+    /// Where nodes live: `netns` (default) or `ssh` (the hosts in `hosts`).
+    pub env: Option<String>,
+    pub hosts: Option<PathBuf>,
 }
 
 /// The resolved settings.
@@ -49,6 +52,12 @@ pub struct Settings {
     pub runs_dir: PathBuf,
     /// The `faultline` binary the nodes run (this one unless overridden).
     pub node_binary: Option<PathBuf>,
+    /// `netns` or `ssh`.
+    pub env: String,
+    /// ssh: the hosts file.
+    pub hosts: Option<PathBuf>,
+    /// ssh: trust unknown host keys on first use (a flag only, never from a file).
+    pub accept_new_host_keys: bool,
 }
 
 /// A bad test file: says which file, line and field.
@@ -165,6 +174,9 @@ impl Settings {
                 .or(file.runs_dir)
                 .unwrap_or_else(|| "runs".into()),
             node_binary,
+            env: pick(file.env, flags.env, "netns"),
+            hosts: flags.hosts.or(file.hosts),
+            accept_new_host_keys: false,
         }
     }
 
@@ -234,6 +246,9 @@ impl Settings {
         );
         for (k, v) in &self.mode_options {
             c.push_str(&format!(" --node-opt {k}={v}"));
+        }
+        if let (Some(h), "ssh") = (&self.hosts, self.env.as_str()) {
+            c.push_str(&format!(" --env ssh --hosts {}", h.display()));
         }
         c
     }

@@ -152,7 +152,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     ) -> Result<(), StorageError<NodeId>> {
         self.lock().committed = committed;
         // Not awaited: a lost committed id only means re-applying less on restart.
-        let _ = self.wal.append_nowait(&[Rec::Committed(committed)]);
+        self.wal.append_detached(&[Rec::Committed(committed)]);
         Ok(())
     }
 
@@ -216,10 +216,12 @@ impl SmData {
     }
 }
 
+type StoredSnapshot = Option<(SnapshotMeta<NodeId, BasicNode>, Vec<u8>)>;
+
 #[derive(Default, Clone)]
 pub struct StateMachine {
     data: Arc<RwLock<SmData>>,
-    snapshot: Arc<Mutex<Option<(SnapshotMeta<NodeId, BasicNode>, Vec<u8>)>>>,
+    snapshot: Arc<Mutex<StoredSnapshot>>,
 }
 
 impl StateMachine {

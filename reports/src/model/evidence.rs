@@ -47,6 +47,8 @@ pub struct LinOp {
     pub outcome: Outcome,
     /// 1-based position in the linearizable prefix.
     pub order: Option<usize>,
+    /// The model's state after this op, when the checker recorded it.
+    pub state_after: Option<String>,
     /// A point in the op's interval consistent with the prefix order, for the line that
     /// joins the linearization points.
     pub point_s: Option<f64>,
@@ -82,11 +84,11 @@ impl EvidenceView {
             Evidence::None => EvidenceView::None,
             Evidence::Linearization {
                 prefix,
+                states,
                 state,
                 unplaceable,
                 window,
-                ..
-            } => lin_view(history, prefix, state, unplaceable, window)
+            } => lin_view(history, prefix, states, state, unplaceable, window)
                 .map_or(EvidenceView::None, EvidenceView::Linearization),
             Evidence::Cycle { steps } => {
                 let mut nodes: Vec<CycleNode> = Vec::new();
@@ -135,6 +137,7 @@ fn invocation(history: &History, i: u64) -> Option<u64> {
 fn lin_view(
     history: &History,
     prefix: &[u64],
+    states: &[String],
     state: &str,
     unplaceable: &[u64],
     window: &[u64],
@@ -188,21 +191,25 @@ fn lin_view(
             t0 = t0.min(inv.time);
             t1 = t1.max(done.map_or(inv.time, |d| d.time));
             let label = match done {
-                Some(d) if d.kind == OpType::Ok && d.value != inv.value => {
-                    format!("{} {} → {}", inv.f, inv.value, d.value)
-                }
                 Some(d) if d.kind != OpType::Ok => format!("{} {} ({})", inv.f, inv.value, d.kind),
-                _ => format!("{} {}", inv.f, inv.value),
+                _ => super::timeline::op_label(inv, done),
             };
+            let order = prefix.iter().position(|&p| p == i);
+            let state_after = order.and_then(|n| states.get(n)).map(|s| truncate(s, 120));
+            let mut title = format!("op {i}: {}", describe(inv));
+            if let Some(s) = &state_after {
+                title.push_str(&format!("\nstate after it: {s}"));
+            }
             Some(LinOp {
                 index: i,
                 row: procs.binary_search(&inv.process).unwrap_or(0),
                 label: truncate(&label, 40),
-                title: format!("op {i}: {}", describe(inv)),
+                title,
                 start_s: secs(inv.time),
                 end_s: done.map(|d| secs(d.time)),
                 outcome: Outcome::of(done),
-                order: prefix.iter().position(|&p| p == i).map(|p| p + 1),
+                order: order.map(|p| p + 1),
+                state_after,
                 point_s: None,
                 unplaceable: unplaceable.contains(&i),
             })

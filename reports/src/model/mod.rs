@@ -19,6 +19,7 @@ pub use series::{Bucket, LatencyPoint, Series};
 pub use timeline::{Gap, Lane, Timeline, TlFault, TlOp};
 
 use crate::escape::truncate;
+use crate::render::thousands;
 use crate::results::overall;
 
 /// Limits that keep a page small and fast however big the history is.
@@ -280,10 +281,10 @@ impl ReportModel {
 fn headline(valid: Validity, verdicts: &[Verdict], s: &Summary) -> String {
     let ops = format!(
         "{} client ops ({} ok, {} fail, {} info) over {}",
-        s.client_ops,
-        s.ok,
-        s.fail,
-        s.info,
+        thousands(s.client_ops),
+        thousands(s.ok),
+        thousands(s.fail),
+        thousands(s.info),
         crate::render::duration(s.duration_s)
     );
     match valid {
@@ -298,13 +299,14 @@ fn headline(valid: Validity, verdicts: &[Verdict], s: &Summary) -> String {
                 .filter(|v| v.valid == Validity::Invalid)
                 .collect();
             let n: usize = bad.iter().map(|v| v.anomalies.len()).sum();
+            let n = thousands(n);
             let found: Vec<String> = bad
                 .iter()
                 .map(|v| format!("{} ({})", v.checker, v.kinds().join(", ")))
                 .collect();
             format!(
                 "Invalid: {n} {} found by {} in {ops}.",
-                if n == 1 { "anomaly" } else { "anomalies" },
+                if n == "1" { "anomaly" } else { "anomalies" },
                 found.join("; ")
             )
         }

@@ -94,6 +94,8 @@ fn anomaly_links_resolve_to_timeline_events() {
     let op = m.timeline.ops.iter().find(|o| o.index == 6).unwrap();
     assert_eq!(op.completion, Some(7));
     assert_eq!(op.outcome, Outcome::Ok);
+    assert!(op.flagged, "ops named by an anomaly are outlined");
+    assert!(!m.timeline.ops[0].flagged);
 }
 
 #[test]
@@ -140,7 +142,7 @@ fn linearization_evidence_orders_the_prefix_and_marks_the_unplaceable_op() {
     v.push(
         Anomaly::new("nonlinearizable", vec![6], "x").with_evidence(Evidence::Linearization {
             prefix: vec![1, 3], // completion indices name their invocations
-            states: vec![],
+            states: vec!["1".into(), "1".into()],
             state: "1".into(),
             unplaceable: vec![6],
             window: vec![],
@@ -160,6 +162,8 @@ fn linearization_evidence_orders_the_prefix_and_marks_the_unplaceable_op() {
         vec![(0, Some(1), false), (3, Some(2), false), (6, None, true)]
     );
     assert_eq!(l.processes, vec!["process 0", "process 1", "process 2"]);
+    assert_eq!(l.ops[0].state_after.as_deref(), Some("1"));
+    assert_eq!(l.ops[2].state_after, None);
     // Points are in prefix order and inside each op's interval (op 3 never completed).
     let p: Vec<f64> = l.ops.iter().filter_map(|o| o.point_s).collect();
     assert!(p[0] <= p[1] && p[0] >= l.ops[0].start_s && p[1] >= l.ops[1].start_s);
@@ -216,4 +220,66 @@ fn script_values_render_as_text() {
     assert!(html.contains("saw &lt;script&gt;alert(1)&lt;/script&gt;"));
     // Only our own two scripts, the probe and the page script, plus the data block.
     assert_eq!(html.matches("<script").count(), 3);
+}
+
+#[test]
+fn an_empty_history_still_renders_the_verdicts() {
+    let m = ReportModel::build(
+        &History::default(),
+        &[invalid(vec![3])],
+        &json!(null),
+        &Options::default(),
+    );
+    assert_eq!(
+        m.checkers[0].anomalies[0].ops[0].label,
+        "event 3 (not in the history)"
+    );
+    assert!(!m.checkers[0].anomalies[0].ops[0].in_timeline);
+    let (html, failures) = crate::render_html(&m);
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(html.contains("</span>Invalid</div>"));
+    assert!(html.contains("The history has no client ops."));
+    assert!(html.contains("No completed ops to plot."));
+}
+
+#[test]
+fn a_plot_that_cannot_be_drawn_is_a_note_not_a_panic() {
+    let mut m = ReportModel::build(&small(), &[], &json!(null), &Options::default());
+    // Data no axis can hold.
+    m.series.t0_s = f64::NAN;
+    m.series.t1_s = f64::INFINITY;
+    for p in &mut m.series.latency {
+        p.ms = f64::NAN;
+    }
+    for b in &mut m.series.buckets {
+        b.ok_per_s = f64::INFINITY;
+        b.p50 = Some(f64::NAN);
+    }
+    let (html, failures) = crate::render_html(&m);
+    assert!(!failures.is_empty());
+    assert!(
+        failures.iter().all(|f| f.contains("could not be drawn")),
+        "{failures:?}"
+    );
+    assert!(html.contains("class=\"plot-failed\""));
+    assert!(html.contains("<section id=\"notes\">"));
+    assert!(
+        html.contains("</span>Unknown</div>"),
+        "the verdict is still shown"
+    );
+}
+
+#[test]
+fn a_heal_closing_two_faults_gives_each_event_one_id() {
+    let mut b = Builder::new();
+    b.nemesis("start-partition", Value::Nil); // 0
+    b.nemesis("pause", Value::Nil); // 1
+    b.op_ok(0, "read", Value::Nil, 1.into()); // 2, 3
+    b.nemesis("heal", Value::Nil); // 4
+    let m = ReportModel::build(&b.build(), &[], &json!(null), &Options::default());
+    assert_eq!(m.faults.len(), 2);
+    let (html, _) = crate::render_html(&m);
+    for id in ["op-0", "op-1", "op-2", "op-3", "op-4"] {
+        assert_eq!(html.matches(&format!("id=\"{id}\"")).count(), 1, "{id}");
+    }
 }

@@ -57,6 +57,8 @@ pub struct TlOp {
     pub label: String,
     /// Full text for the tooltip.
     pub title: String,
+    /// Named by an anomaly: outlined in red.
+    pub flagged: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -119,7 +121,7 @@ impl Timeline {
         let mut prev: Option<u64> = None;
         for &e in &events {
             if let Some(p) = prev {
-                if capped && e - p - 1 >= GAP_MARK {
+                if capped && e - p > GAP_MARK {
                     gaps.push(Gap {
                         row,
                         omitted_events: e - p - 1,
@@ -182,6 +184,9 @@ impl Timeline {
             })
             .collect();
 
+        let mut sorted_focus = focus.to_vec();
+        sorted_focus.sort_unstable();
+        let flagged = |e: u64| sorted_focus.binary_search(&e).is_ok();
         let ops = chosen
             .iter()
             .map(|&(i, c)| {
@@ -197,6 +202,7 @@ impl Timeline {
                     outcome,
                     label: op_label(inv, done),
                     title: op_title(inv, done),
+                    flagged: flagged(i as u64) || c.is_some_and(|c| flagged(c as u64)),
                 }
             })
             .collect();
@@ -301,9 +307,11 @@ fn lane_label(procs: &[u64]) -> String {
     label
 }
 
-fn op_label(inv: &faultline_core::Op, done: Option<&faultline_core::Op>) -> String {
+/// What happened, in Jepsen's style: an ok op with its result (`read 3`, a transaction with
+/// what it read), anything else with what was asked (`write 4`); the tooltip has both.
+pub(super) fn op_label(inv: &faultline_core::Op, done: Option<&faultline_core::Op>) -> String {
     let text = match done {
-        Some(d) if d.value != inv.value => format!("{} {} → {}", inv.f, inv.value, d.value),
+        Some(d) if d.kind == OpType::Ok && !d.value.is_nil() => format!("{} {}", inv.f, d.value),
         _ => format!("{} {}", inv.f, inv.value),
     };
     truncate(&text, 60)

@@ -3,7 +3,7 @@
 //! numbered in order, joined through a consistent choice of linearization points; the op that
 //! cannot be placed next in red.
 
-use super::{num, w};
+use super::w;
 use crate::escape::esc;
 use crate::model::{LinView, Outcome};
 
@@ -23,17 +23,17 @@ pub fn svg(l: &LinView, id: &str) -> String {
         s,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"lin\" width=\"{WIDTH}\" height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"11\">"
     );
-    // Axis: five ticks, in ms for short windows, since the test started.
-    let (scale, unit) = if span < 2.0 { (1e3, "ms") } else { (1.0, "s") };
+    // Axis: five ticks in seconds since the test started, with as many decimals as the
+    // window's width needs.
+    let decimals = ((-(span / 4.0).log10()).ceil() as i64 + 1).clamp(0, 6) as usize;
     for i in 0..=4 {
         let t = l.t0_s + span * i as f64 / 4.0;
         let xi = x(t);
         w!(
             s,
-            "<line x1=\"{xi:.1}\" y1=\"{}\" x2=\"{xi:.1}\" y2=\"{:.1}\" stroke=\"#e3e7eb\"/><text x=\"{xi:.1}\" y=\"14\" text-anchor=\"middle\" fill=\"#59636e\">{} {unit}</text>",
+            "<line x1=\"{xi:.1}\" y1=\"{}\" x2=\"{xi:.1}\" y2=\"{:.1}\" stroke=\"#e3e7eb\"/><text x=\"{xi:.1}\" y=\"14\" text-anchor=\"middle\" fill=\"#59636e\">{t:.decimals$} s</text>",
             TOP - 8.0,
-            height - 8.0,
-            num(t * scale)
+            height - 8.0
         );
     }
     for (r, p) in l.processes.iter().enumerate() {
@@ -81,16 +81,26 @@ pub fn svg(l: &LinView, id: &str) -> String {
             .filter(|n| n.row == o.row && n.start_s > o.start_s)
             .map(|n| x(n.start_s))
             .fold(right, f64::min);
+        let prev = l
+            .ops
+            .iter()
+            .filter(|n| n.row == o.row && n.start_s < o.start_s)
+            .map(|n| n.end_s.map_or(right, x))
+            .fold(LEFT, f64::max);
         let text_w = 6.6 * text.chars().count() as f64 + 8.0;
-        let (tx, cw) = if text_w <= x1 - x0 || next - x1 < 40.0 {
-            (x0 + 4.0, x1 - x0 - 4.0)
-        } else {
-            (x1 + 4.0, next - x1 - 8.0)
-        };
+        // (x of the text, anchor, clip rectangle's x and width)
+        let (tx, anchor, cx, cw) =
+            if text_w <= x1 - x0 || (next - x1 < text_w && x0 - prev < text_w) {
+                (x0 + 4.0, "start", x0, x1 - x0 - 4.0)
+            } else if next - x1 >= text_w || next - x1 >= x0 - prev {
+                (x1 + 4.0, "start", x1, next - x1 - 8.0)
+            } else {
+                (x0 - 4.0, "end", prev + 4.0, x0 - prev - 8.0)
+            };
         let clip = format!("{id}-c{}", o.index);
         w!(
             s,
-            "<clipPath id=\"{clip}\"><rect x=\"{tx:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\"/></clipPath><text x=\"{tx:.1}\" y=\"{:.1}\" clip-path=\"url(#{clip})\" fill=\"{}\"{}>{}</text></a>",
+            "<clipPath id=\"{clip}\"><rect x=\"{cx:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\"/></clipPath><text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" clip-path=\"url(#{clip})\" fill=\"{}\"{}>{}</text></a>",
             cw.max(1.0),
             ROW - 10.0,
             y + (ROW - 10.0) / 2.0 + 4.0,
@@ -144,6 +154,25 @@ pub fn side(out: &mut String, l: &LinView) {
          real time lets it return what it returned. Grey: ops in the window not in the prefix; \
          dashed: indeterminate (info or never completed).</p>",
     );
+    let mut steps: Vec<&crate::model::LinOp> = l
+        .ops
+        .iter()
+        .filter(|o| o.order.is_some() && o.state_after.is_some())
+        .collect();
+    if !steps.is_empty() {
+        steps.sort_by_key(|o| o.order);
+        out.push_str("<p><b>The prefix, step by step:</b></p><ol>");
+        for o in steps.iter().take(40) {
+            w!(
+                out,
+                "<li><a href=\"#op-{}\">{}</a> → state <code>{}</code></li>",
+                o.index,
+                esc(&o.label),
+                esc(o.state_after.as_deref().unwrap_or(""))
+            );
+        }
+        out.push_str("</ol>");
+    }
     if let Some(n) = &l.note {
         w!(out, "<p class=\"muted\">{}</p>", esc(n));
     }

@@ -71,7 +71,8 @@ pub(crate) fn num(x: f64) -> String {
     } else if x.abs() >= 10.0 {
         format!("{x:.1}")
     } else if x.abs() >= 0.01 {
-        format!("{x:.3}")
+        let s = format!("{x:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
         format!("{x:.2e}")
     }
@@ -87,6 +88,9 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(100_000), "100,000");
         assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(num(3.0), "3");
+        assert_eq!(num(0.25), "0.25");
+        assert_eq!(num(12.5), "12.5");
     }
 
     #[test]

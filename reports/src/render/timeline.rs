@@ -19,6 +19,7 @@ pub fn render(out: &mut String, t: &Timeline) {
          <span class=\"chip\"><i style=\"background:#fff0b3;border-color:#e2c04f\"></i>info</span>\
          <span class=\"chip\"><i style=\"background:#fffbe8;border-color:#e2c04f;border-style:dashed\"></i>never completed</span>\
          <span class=\"chip\"><i style=\"background:#eadcf7;border-color:#b28fd8\"></i>fault</span>\
+         <span class=\"chip\"><i style=\"background:#fff;border-color:#d93025;border-width:2px\"></i>named by an anomaly</span>\
          <span class=\"muted\">One lane per process; each bar runs from invocation to completion. \
          Rows are events in history order, not equal time. {} of {} ops shown.</span></div>",
         thousands(t.shown_ops),
@@ -38,9 +39,11 @@ pub fn render(out: &mut String, t: &Timeline) {
     } else {
         t.fault_lanes.max(1)
     };
+    // Lanes share the page's width: wide when there are few, never narrower than 96 px.
+    let lw = (1180usize.saturating_sub(92 * flanes) / t.lanes.len().max(1)).clamp(96, 180);
     w!(
         out,
-        "<div class=\"tl-scroll\"><div class=\"tl\" style=\"--lanes:{};--flanes:{flanes};--rows:{}\">",
+        "<div class=\"tl-scroll\"><div class=\"tl\" style=\"--lanes:{};--flanes:{flanes};--rows:{};--lw:{lw}px\">",
         t.lanes.len(),
         t.rows
     );
@@ -77,17 +80,23 @@ pub fn render(out: &mut String, t: &Timeline) {
             thousands(g.omitted_events as usize)
         );
     }
+    // One window's closing event can close several (`heal`) or open the next: each id once.
+    let mut ids = std::collections::HashSet::new();
     for f in &t.faults {
+        let id = if ids.insert(f.index) {
+            format!(" id=\"op-{}\"", f.index)
+        } else {
+            String::new()
+        };
         w!(
             out,
-            "<div class=\"tl-f\" id=\"op-{}\" style=\"--r:{};--h:{};--l:{}\" title=\"{}\">",
-            f.index,
+            "<div class=\"tl-f\"{id} style=\"--r:{};--h:{};--l:{}\" title=\"{}\">",
             f.row0,
             f.row1 - f.row0 + 1,
             f.lane,
             esc(&f.title)
         );
-        if let Some(e) = f.end_index {
+        if let Some(e) = f.end_index.filter(|&e| ids.insert(e)) {
             w!(out, "<a id=\"op-{e}\"></a>");
         }
         w!(out, "{}</div>", esc(&f.fault));
@@ -95,8 +104,9 @@ pub fn render(out: &mut String, t: &Timeline) {
     for op in &t.ops {
         w!(
             out,
-            "<div class=\"op {}\" id=\"op-{}\" style=\"--r:{};--h:{};--l:{}\" title=\"{}\">",
+            "<div class=\"op {}{}\" id=\"op-{}\" style=\"--r:{};--h:{};--l:{}\" title=\"{}\">",
             op.outcome.as_str(),
+            if op.flagged { " hit" } else { "" },
             op.index,
             op.row0,
             op.row1 - op.row0 + 1,

@@ -44,11 +44,32 @@ to_rows() {
     function is_param(h) {
       return h ~ /^(case|store|transactions|txns|ops|keys|clients|mode|model|workload|file|history|name|size|checker|jsonl|nodes)$/
     }
+    # Targets and peer figures the scripts state only in prose (issue 9; bench/*.sh headers).
+    function known(section, c, m) {
+      if (section == "replica" && m == "ops/s" && c ~ /^leader-async/) return ">= 20000 ops/s"
+      if (section == "replica" && m == "ops/s" && c ~ /^raft/) return ">= 5000 ops/s"
+      if (section == "lin" && m ~ /(_s|seconds|time)$/) {
+        if (c ~ /etcd/) return "Porcupine 0.8-1.1 s"
+        if (c ~ /unsplit|no.?partition/) return "Porcupine 7.5-8.7 s"
+        if (c ~ /kv/) return "Porcupine 0.3-0.5 s"
+      }
+      if (section == "report" && m ~ /(_s|seconds)$/) return "< 5 s"
+      return ""
+    }
     function is_target(h) { return h ~ /^(target|peer|porcupine|target\/peer|peer_s|porcupine_s)$/ }
+    # A unit after a column name belongs to it: "p50 ms" is one column, p50_ms.
+    function is_unit(t) { return t ~ /^\(?(ms|s|us|sec|MiB|MB|GiB|KiB|KB|B)\)?$/ }
     !header && NF >= 2 {
       ok = 1
       for (i = 1; i <= NF; i++) if ($i !~ /^[A-Za-z_][A-Za-z0-9_%\/.()-]*$/) ok = 0
-      if (ok) { header = 1; n = NF; for (i = 1; i <= NF; i++) h[i] = $i; next }
+      if (ok) {
+        header = 1; n = 0
+        for (i = 1; i <= NF; i++) {
+          if (n > 0 && is_unit($i)) { u = $i; gsub(/[()]/, "", u); h[n] = h[n] "_" u }
+          else h[++n] = $i
+        }
+        next
+      }
     }
     header && NF >= n && n > 0 {
       target = ""
@@ -65,8 +86,10 @@ to_rows() {
       for (i = 2; i <= last; i++) if (is_param(h[i])) c = c " " h[i] "=" $i
       for (i = 2; i <= last; i++) {
         if (is_param(h[i])) continue
-        printf fmt, section, c, h[i], $i, target
-        target = (target == "" ? "" : "\"")
+        t = target
+        if (t == "") t = known(section, c, h[i])
+        printf fmt, section, c, h[i], $i, t
+        if (target != "") target = "\""
       }
       rows++
     }

@@ -262,17 +262,27 @@ fn killing_the_controller_leaves_a_readable_history_and_cleanup_leaves_nothing()
         let mut guard = Guard(Some(start_run(runs.path(), 100 + round, "8")));
         let pid = guard.0.as_ref().map(Child::id).unwrap_or_default();
         // Anywhere from setup to the final reads.
-        std::thread::sleep(rng.ms(300, 9000));
-        let record = record_of(pid);
+        let at = rng.ms(300, 9000);
+        std::thread::sleep(at);
         let mut child = guard.0.take().expect("the run");
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
         kills += 1;
+        // Read after the kill: a dead controller's record stays on disk, and reading it
+        // before would race with the controller writing it.
+        let record = record_of(pid);
         let Some(record) = record else {
             // It finished, or had not yet made anything: nothing to clean.
+            eprintln!("round {round}: killed after {at:?}, no run record");
             continue;
         };
         let run_dir = PathBuf::from(record["run_dir"].as_str().unwrap_or_default());
+        let events =
+            std::fs::read_to_string(run_dir.join("history.jsonl")).map_or(0, |t| t.lines().count());
+        eprintln!(
+            "round {round}: killed after {at:?}, run {}, {events} history lines",
+            record["run_id"]
+        );
         assert_history_readable(&run_dir);
         let run_id = record["run_id"].as_str().unwrap_or_default();
         let status = Command::new(BIN)

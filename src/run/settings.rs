@@ -69,6 +69,10 @@ pub struct FileError {
     pub message: String,
 }
 
+/// The shortest and longest durations a setting may name: a millisecond, and a year.
+pub const MIN_SECONDS: f64 = 0.001;
+pub const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+
 /// Reads a TOML test file.
 pub fn read_file(path: &Path) -> Result<File, FileError> {
     let text = std::fs::read_to_string(path).map_err(|e| FileError {
@@ -195,10 +199,13 @@ impl Settings {
             ("nemesis-interval", self.nemesis_interval),
             ("check-timeout", self.check_timeout),
         ];
+        // Bounded both ways: Duration::from_secs_f64 panics on huge values (found writing
+        // fuzz/run_settings: `time_limit = 1e300` crashed `faultline run`), and an interval
+        // that rounds to zero would spin the nemesis loop.
         for (name, v) in positive {
-            if !(v.is_finite() && v > 0.0) {
+            if !(v.is_finite() && (MIN_SECONDS..=MAX_SECONDS).contains(&v)) {
                 return Err(format!(
-                    "--{name} {v}: must be a positive number of seconds"
+                    "--{name} {v}: must be a number of seconds from {MIN_SECONDS} to {MAX_SECONDS}"
                 ));
             }
         }
@@ -292,5 +299,24 @@ mod tests {
         std::fs::write(&p, "nodez = 3\n").unwrap();
         let e = read_file(&p).unwrap_err().to_string();
         assert!(e.contains("t.toml:1") && e.contains("nodez"), "{e}");
+    }
+
+    #[test]
+    fn durations_out_of_range_are_errors_not_panics() {
+        // Found writing fuzz/run_settings: 1e300 passed the check and then panicked in
+        // Duration::from_secs_f64.
+        for bad in [
+            "time_limit = 1e300",
+            "op_timeout = 1e-300",
+            "nemesis_interval = 0.0",
+        ] {
+            let file: File = toml::from_str(bad).unwrap();
+            let s = Settings::resolve(file, File::default(), None);
+            assert!(s.check().is_err(), "{bad}");
+        }
+        let file: File = toml::from_str("time_limit = 31536000.0").unwrap();
+        let s = Settings::resolve(file, File::default(), None);
+        assert!(s.check().is_ok());
+        std::time::Duration::from_secs_f64(s.time_limit);
     }
 }

@@ -74,6 +74,8 @@ pub struct Search<'a, M: Model> {
     sub_steps: FxHashMap<u64, u32>,
     /// (state id << 32 | op) -> next state id, or ILLEGAL.
     steps: FxHashMap<u64, u32>,
+    /// Per op: the model says it is read-only.
+    read_only: Vec<bool>,
     /// Configurations explored.
     pub explored: u64,
 }
@@ -92,6 +94,7 @@ impl<'a, M: Model> Search<'a, M> {
             combos: Interner::new(),
             sub_steps: FxHashMap::default(),
             steps: FxHashMap::default(),
+            read_only: ops.iter().map(|(i, o)| model.read_only(i, o)).collect(),
             explored: 0,
         };
         s.subs.intern(model.init());
@@ -105,6 +108,8 @@ impl<'a, M: Model> Search<'a, M> {
     fn model_step(&mut self, state: u32, op: u32) -> u32 {
         let (input, output) = &self.ops[op as usize];
         match self.model.step(self.subs.get(state), input, output) {
+            // A read-only op's next state is its state: no need to hash and compare it.
+            Some(_) if self.read_only[op as usize] => state,
             Some(s) => self.subs.intern(s),
             None => ILLEGAL,
         }
@@ -201,11 +206,7 @@ impl<'a, M: Model> Search<'a, M> {
             }
         }
 
-        let read_only: Vec<bool> = self
-            .ops
-            .iter()
-            .map(|(i, o)| self.model.read_only(i, o))
-            .collect();
+        let read_only = self.read_only.clone();
         let mut memo = Memo::new(n.div_ceil(64).max(1));
         let mut linearized = Bitset::new(n);
         let mut state = 0u32; // the initial state is interned first
@@ -219,7 +220,7 @@ impl<'a, M: Model> Search<'a, M> {
         let mut fresh = true;
         loop {
             iterations += 1;
-            if iterations % PACE == 0 {
+            if iterations % PACE == 1 {
                 let r = budget
                     .spend(self.explored - spent)
                     .and_then(|_| budget.check_memory(self.bytes(&memo)))

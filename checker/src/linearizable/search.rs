@@ -74,6 +74,10 @@ pub struct Search<'a, M: Model> {
     sub_steps: FxHashMap<u64, u32>,
     /// (state id << 32 | op) -> next state id, or ILLEGAL.
     steps: FxHashMap<u64, u32>,
+    /// Whether `steps` is kept (it is dropped when it rarely hits), and how it has done.
+    memo_steps: bool,
+    lookups: u64,
+    hits: u64,
     /// Per op: the model says it is read-only.
     read_only: Vec<bool>,
     /// Configurations explored.
@@ -95,6 +99,9 @@ impl<'a, M: Model> Search<'a, M> {
             sub_steps: FxHashMap::default(),
             steps: FxHashMap::default(),
             read_only: ops.iter().map(|(i, o)| model.read_only(i, o)).collect(),
+            memo_steps: true,
+            lookups: 0,
+            hits: 0,
             explored: 0,
         };
         s.subs.intern(model.init());
@@ -118,8 +125,18 @@ impl<'a, M: Model> Search<'a, M> {
     #[inline]
     fn step(&mut self, state: u32, op: u32) -> u32 {
         let key = (u64::from(state) << 32) | u64::from(op);
-        if let Some(&next) = self.steps.get(&key) {
-            return next;
+        if self.memo_steps {
+            self.lookups += 1;
+            if let Some(&next) = self.steps.get(&key) {
+                self.hits += 1;
+                return next;
+            }
+            // Where nearly every state is new (kv: every order of appends is another
+            // string), the table costs more than the steps it saves: stop keeping it.
+            if self.lookups == 1 << 16 && self.hits * 8 < self.lookups {
+                self.memo_steps = false;
+                self.steps = FxHashMap::default();
+            }
         }
         let next = match self.part_of {
             None => self.model_step(state, op),
@@ -144,7 +161,9 @@ impl<'a, M: Model> Search<'a, M> {
                 }
             }
         };
-        self.steps.insert(key, next);
+        if self.memo_steps {
+            self.steps.insert(key, next);
+        }
         next
     }
 

@@ -74,6 +74,12 @@ pub struct Search<'a, M: Model> {
     sub_steps: FxHashMap<u64, u32>,
     /// (state id << 32 | op) -> next state id, or ILLEGAL.
     steps: FxHashMap<u64, u32>,
+    /// Whether `steps` is kept (it is dropped when it rarely hits), and how it has done.
+    memo_steps: bool,
+    lookups: u64,
+    hits: u64,
+    /// Per op: the model says it is read-only.
+    read_only: Vec<bool>,
     /// Configurations explored.
     pub explored: u64,
 }
@@ -92,6 +98,10 @@ impl<'a, M: Model> Search<'a, M> {
             combos: Interner::new(),
             sub_steps: FxHashMap::default(),
             steps: FxHashMap::default(),
+            read_only: ops.iter().map(|(i, o)| model.read_only(i, o)).collect(),
+            memo_steps: true,
+            lookups: 0,
+            hits: 0,
             explored: 0,
         };
         s.subs.intern(model.init());
@@ -105,6 +115,8 @@ impl<'a, M: Model> Search<'a, M> {
     fn model_step(&mut self, state: u32, op: u32) -> u32 {
         let (input, output) = &self.ops[op as usize];
         match self.model.step(self.subs.get(state), input, output) {
+            // A read-only op's next state is its state: no need to hash and compare it.
+            Some(_) if self.read_only[op as usize] => state,
             Some(s) => self.subs.intern(s),
             None => ILLEGAL,
         }
@@ -113,8 +125,18 @@ impl<'a, M: Model> Search<'a, M> {
     #[inline]
     fn step(&mut self, state: u32, op: u32) -> u32 {
         let key = (u64::from(state) << 32) | u64::from(op);
-        if let Some(&next) = self.steps.get(&key) {
-            return next;
+        if self.memo_steps {
+            self.lookups += 1;
+            if let Some(&next) = self.steps.get(&key) {
+                self.hits += 1;
+                return next;
+            }
+            // Where nearly every state is new (kv: every order of appends is another
+            // string), the table costs more than the steps it saves: stop keeping it.
+            if self.lookups == 1 << 16 && self.hits * 8 < self.lookups {
+                self.memo_steps = false;
+                self.steps = FxHashMap::default();
+            }
         }
         let next = match self.part_of {
             None => self.model_step(state, op),
@@ -139,7 +161,9 @@ impl<'a, M: Model> Search<'a, M> {
                 }
             }
         };
-        self.steps.insert(key, next);
+        if self.memo_steps {
+            self.steps.insert(key, next);
+        }
         next
     }
 
@@ -201,11 +225,7 @@ impl<'a, M: Model> Search<'a, M> {
             }
         }
 
-        let read_only: Vec<bool> = self
-            .ops
-            .iter()
-            .map(|(i, o)| self.model.read_only(i, o))
-            .collect();
+        let read_only = self.read_only.clone();
         let mut memo = Memo::new(n.div_ceil(64).max(1));
         let mut linearized = Bitset::new(n);
         let mut state = 0u32; // the initial state is interned first
@@ -219,7 +239,7 @@ impl<'a, M: Model> Search<'a, M> {
         let mut fresh = true;
         loop {
             iterations += 1;
-            if iterations % PACE == 0 {
+            if iterations % PACE == 1 {
                 let r = budget
                     .spend(self.explored - spent)
                     .and_then(|_| budget.check_memory(self.bytes(&memo)))

@@ -4,6 +4,8 @@
 //! unless the checker is told not to, which checks the whole map as one object (a stress
 //! case: the state is then every key's string).
 
+use std::sync::Arc;
+
 use faultline_core::{OpType, Value};
 
 use super::super::model::{Model, ModelError, OpView};
@@ -20,7 +22,7 @@ pub enum KvOp {
 }
 
 /// A key and what is done to it.
-pub type KvInput = (Value, KvOp);
+pub type KvInput = (Arc<Value>, KvOp);
 
 fn text(v: &Value) -> Result<String, ModelError> {
     match v {
@@ -35,7 +37,7 @@ fn text(v: &Value) -> Result<String, ModelError> {
 
 impl Model for Kv {
     /// (key, value) for every key written, sorted by key.
-    type State = Vec<(Value, String)>;
+    type State = Vec<(Arc<Value>, String)>;
     type Input = KvInput;
     type Output = ();
 
@@ -63,7 +65,7 @@ impl Model for Kv {
             ("put", _) => KvOp::Put(text(arg)?),
             _ => KvOp::Append(text(arg)?),
         };
-        Ok(Some(((key.clone(), kop), ())))
+        Ok(Some(((Arc::new(key.clone()), kop), ())))
     }
 
     fn init(&self) -> Self::State {
@@ -71,12 +73,12 @@ impl Model for Kv {
     }
 
     fn step(&self, state: &Self::State, (key, op): &KvInput, _: &()) -> Option<Self::State> {
-        let at = state.binary_search_by(|(k, _)| k.cmp(key));
+        let at = state.binary_search_by(|(k, _)| k.as_ref().cmp(key));
         let current = match at {
             Ok(i) => state[i].1.as_str(),
             Err(_) => "",
         };
-        let new = match op {
+        let mut new = match op {
             KvOp::Get(v) => return (v == current).then(|| state.clone()),
             KvOp::Put(v) => v.clone(),
             KvOp::Append(v) => {
@@ -86,10 +88,22 @@ impl Model for Kv {
                 s
             }
         };
-        let mut next = state.clone();
+        // Built afresh rather than cloned and patched: the replaced string is never copied.
+        let mut next = Vec::with_capacity(state.len() + 1);
         match at {
-            Ok(i) => next[i].1 = new,
-            Err(i) => next.insert(i, (key.clone(), new)),
+            Ok(i) => next.extend(state.iter().enumerate().map(|(j, (k, v))| {
+                let v = if j == i {
+                    std::mem::take(&mut new)
+                } else {
+                    v.clone()
+                };
+                (k.clone(), v)
+            })),
+            Err(i) => {
+                next.extend(state[..i].iter().cloned());
+                next.push((key.clone(), new));
+                next.extend(state[i..].iter().cloned());
+            }
         }
         Some(next)
     }
@@ -100,7 +114,7 @@ impl Model for Kv {
 
     fn partition(&self, ops: &[(KvInput, ())]) -> Option<Vec<(Value, Vec<usize>)>> {
         Some(super::super::partition::group_by(
-            ops.iter().map(|((k, _), _)| k),
+            ops.iter().map(|((k, _), _)| k.as_ref()),
         ))
     }
 

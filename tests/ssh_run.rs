@@ -215,6 +215,66 @@ fn replica_over_ssh_with_partitions_and_kills() {
         "restarted after each kill"
     );
 
+    // And the checkers find over SSH what they find in netns (tests/run_e2e.rs): followers
+    // read by a leader-async client while partitioned serve stale values. A few seeds bound
+    // the chance that every partition missed the keys in use.
+    let mut found = None;
+    for seed in ["3", "4", "5"] {
+        let name = format!("ssh-async-any-{seed}");
+        let args = over_ssh(
+            [
+                "run",
+                "--runs-dir",
+                runs.to_str().unwrap(),
+                "--name",
+                &name,
+                "--target",
+                "replica",
+                "--mode",
+                "leader-async",
+                "--reads",
+                "any",
+                "--workload",
+                "register",
+                "--nemesis",
+                "partition",
+                "--nemesis-interval",
+                "2",
+                "--time-limit",
+                "12",
+                "--concurrency",
+                "9",
+                "--rate",
+                "200",
+                "--seed",
+                seed,
+                "--nodes",
+                "3",
+            ]
+            .map(String::from)
+            .to_vec(),
+        );
+        let (code, out, err) = run(args);
+        assert_eq!(
+            results(&runs, &name)["harness_errors"],
+            serde_json::json!([]),
+            "{out}\n{err}"
+        );
+        if code == 1 {
+            assert!(
+                out.contains("INVALID") && out.contains("--env ssh --hosts"),
+                "{out}"
+            );
+            found = Some(seed);
+            break;
+        }
+        assert!(
+            code == 0 || code == 3,
+            "harness failure: {code}\n{out}\n{err}"
+        );
+    }
+    assert!(found.is_some(), "no seed showed a stale read over ssh");
+
     // Nothing the runs started is left on the hosts.
     for i in 0..lab.hosts.len() {
         let left = lab

@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 # section | command | time limit in seconds
 sections=(
   "elle|bench/elle.sh --quick|1800"
-  "lin|bench/lin.sh|1800"
+  "lin|bench/lin.sh 1|1800"
   "harness|bench/harness.sh|1800"
   "replica|bench/replica.sh|1800"
   "report|bench/report.sh|900"
@@ -42,7 +42,7 @@ to_rows() {
   awk -v section="$1" -v fmt="$fmt" '
     function numeric(s) { return s ~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/ }
     function is_param(h) {
-      return h ~ /^(case|store|transactions|txns|ops|keys|clients|mode|model|workload|file|history|name|size|checker|jsonl|nodes)$/
+      return h ~ /^(case|store|transactions|txns|ops|keys|clients|mode|model|workload|file|history|name|size|checker|jsonl|nodes|conc|concurrency)$/
     }
     # Targets and peer figures the scripts state only in prose (issue 9; bench/*.sh headers).
     function known(section, c, m) {

@@ -42,7 +42,7 @@ to_rows() {
   awk -v section="$1" -v fmt="$fmt" '
     function numeric(s) { return s ~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/ }
     function is_param(h) {
-      return h ~ /^(case|store|transactions|txns|ops|keys|clients|mode|model|workload|file|history|name|size|checker|jsonl|nodes|conc|concurrency)$/
+      return h ~ /^(case|store|transactions|txns|ops|keys|clients|mode|model|workload|file|history|name|size|checker|jsonl|nodes|conc|concurrency|files|group)$/
     }
     # Targets and peer figures the scripts state only in prose (issue 9; bench/*.sh headers).
     function known(section, c, m) {
@@ -57,12 +57,13 @@ to_rows() {
       return ""
     }
     function is_target(h) { return h ~ /^(target|peer|porcupine|target\/peer|peer_s|porcupine_s)$/ }
-    # A unit after a column name belongs to it: "p50 ms" is one column, p50_ms.
-    function is_unit(t) { return t ~ /^\(?(ms|s|us|sec|MiB|MB|GiB|KiB|KB|B)\)?$/ }
+    # A unit or qualifier after a column name belongs to it: "p50 ms" is p50_ms, "wall (s)"
+    # is wall_s, "x (cpu)" is x_cpu.
+    function is_unit(t) { return t ~ /^(ms|s|us|sec|MiB|MB|GiB|KiB|KB|B)$/ || t ~ /^\(.*\)$/ }
     !header && NF >= 2 {
       ok = 1
-      for (i = 1; i <= NF; i++) if ($i !~ /^[A-Za-z_][A-Za-z0-9_%\/.()-]*$/) ok = 0
-      if (ok) {
+      for (i = 1; i <= NF; i++) if ($i !~ /^[A-Za-z_(][A-Za-z0-9_%\/.()-]*$/) ok = 0
+      if (ok && $1 !~ /^\(/) {
         header = 1; n = 0
         for (i = 1; i <= NF; i++) {
           if (n > 0 && is_unit($i)) { u = $i; gsub(/[()]/, "", u); h[n] = h[n] "_" u }
@@ -72,23 +73,30 @@ to_rows() {
       }
     }
     header && NF >= n && n > 0 {
-      target = ""
-      last = n
+      # Extra fields: free text in a last target column, else words of the first column
+      # ("etcd logs").
+      delete v
       if (is_target(h[n])) {
-        last = n - 1
-        # the target is free text: everything from field n on
+        for (i = 1; i < n; i++) v[i] = $i
         rest = $0
         for (i = 1; i < n; i++) { sub(/^[[:space:]]*[^[:space:]]+/, "", rest) }
         sub(/^[[:space:]]+/, "", rest)
-        target = rest
+        v[n] = rest
+      } else {
+        k = NF - n
+        v[1] = $1
+        for (i = 2; i <= k + 1; i++) v[1] = v[1] " " $i
+        for (i = 2; i <= n; i++) v[i] = $(i + k)
       }
-      c = $1
-      for (i = 2; i <= last; i++) if (is_param(h[i])) c = c " " h[i] "=" $i
-      for (i = 2; i <= last; i++) {
-        if (is_param(h[i])) continue
+      target = ""
+      for (i = 2; i <= n; i++) if (is_target(h[i])) target = (target == "" ? "" : target "; ") (i == n && is_target(h[n]) ? v[i] : h[i] " " v[i])
+      c = v[1]
+      for (i = 2; i <= n; i++) if (is_param(h[i])) c = c " " h[i] "=" v[i]
+      for (i = 2; i <= n; i++) {
+        if (is_param(h[i]) || is_target(h[i])) continue
         t = target
         if (t == "") t = known(section, c, h[i])
-        printf fmt, section, c, h[i], $i, t
+        printf fmt, section, c, h[i], v[i], t
         if (target != "") target = "\""
       }
       rows++

@@ -8,6 +8,7 @@
 #
 #   bench/all.sh            every section
 #   bench/all.sh elle lin   only these sections
+#   bench/all.sh --from-out the table of the last run again, from bench/out/
 #
 # Scripts print a whitespace-separated table with a header line; this script reads any such
 # table: the case is the first column plus any parameter-like column (store, transactions,
@@ -24,6 +25,12 @@ sections=(
   "replica|bench/replica.sh|1800"
   "report|bench/report.sh|900"
 )
+# --from-out: print the table from the last run's bench/out/*.txt without running anything.
+from_out=0
+if [ "${1:-}" = "--from-out" ]; then
+  from_out=1
+  shift
+fi
 wanted=("$@")
 mkdir -p bench/out
 
@@ -105,6 +112,24 @@ to_rows() {
   '
 }
 
+# The same for a Markdown table (| a | b |): cells may hold spaces ("0.62 s").
+md_rows() {
+  awk -v section="$1" -v fmt="$fmt" -F'|' '
+    function trim(x) { gsub(/^[[:space:]]+|[[:space:]]+$/, "", x); return x }
+    /^[[:space:]]*\|/ {
+      if ($0 ~ /^[[:space:]]*\|[-:| ]+\|[[:space:]]*$/) next
+      if (!n) {
+        for (i = 2; i < NF; i++) { x = trim($i); gsub(/[()]/, "", x); gsub(/[[:space:]]+/, "_", x); h[++n] = x }
+        next
+      }
+      c = trim($2)
+      for (i = 3; i < NF; i++) printf fmt, section, h[1] "=" c, h[i - 1], trim($i), (section == "report" && h[i - 1] ~ /write_report/ ? "< 5 s" : (h[i - 1] ~ /html/ ? "< 10 MB" : ""))
+      rows++
+    }
+    END { if (!rows) printf fmt, section, "-", "-", "no rows", "(see bench/out/" section ".txt)" }
+  '
+}
+
 for entry in "${sections[@]}"; do
   IFS='|' read -r section cmd limit <<<"$entry"
   if [ ${#wanted[@]} -gt 0 ] && ! printf '%s\n' "${wanted[@]}" | grep -qx "$section"; then
@@ -117,10 +142,19 @@ for entry in "${sections[@]}"; do
     continue
   fi
   out=bench/out/$section.txt
-  # shellcheck disable=SC2086
-  timeout --kill-after=30 "$limit" bash $cmd >"$out" 2>"bench/out/$section.err"
-  code=$?
-  to_rows "$section" <"$out"
+  if [ "$from_out" -eq 1 ]; then
+    code=0
+    [ -s "bench/out/$section.err" ] && [ ! -s "$out" ] && code=1
+  else
+    # shellcheck disable=SC2086
+    timeout --kill-after=30 "$limit" bash $cmd >"$out" 2>"bench/out/$section.err"
+    code=$?
+  fi
+  if grep -q '^[[:space:]]*|' "$out"; then
+    md_rows "$section" <"$out"
+  else
+    to_rows "$section" <"$out"
+  fi
   if [ "$code" -eq 124 ] || [ "$code" -eq 137 ]; then
     # shellcheck disable=SC2059
     printf "$fmt" "$section" "-" "-" "timed out" "after $limit s"

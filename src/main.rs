@@ -21,6 +21,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process; boxing the big variants would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check a recorded history (JSONL, Jepsen EDN, Jepsen log, Porcupine kv) against a model.

@@ -78,10 +78,13 @@ pub trait Nemesis: Send + Sync {
     ) -> BoxFuture<'a, Result<Installed, NemesisError>>;
 }
 
+/// A fault in force: the caller's id, the fault, and the guard that heals it.
+type Active = (u64, Fault, Box<dyn FaultGuard>);
+
 /// Guards of the faults now in force, shared by the nemesis task and the run loop.
 #[derive(Clone, Default)]
 pub struct ActiveFaults {
-    inner: Arc<Mutex<Vec<(u64, Fault, Box<dyn FaultGuard>)>>>,
+    inner: Arc<Mutex<Vec<Active>>>,
 }
 
 impl ActiveFaults {

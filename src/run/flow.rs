@@ -15,6 +15,7 @@ use faultline_core::target::Target;
 use faultline_core::{History, OpType};
 use faultline_nemeses::netns::NetnsEnv;
 use faultline_nemeses::REGISTRY_DIR;
+use faultline_reports::{write_report_with, Options as ReportOptions, RunResults};
 use faultline_workloads::Bundle;
 use serde_json::json;
 use tokio::sync::watch;
@@ -324,7 +325,6 @@ fn finish(
     );
     let windows = fault_windows(&history);
     let results = json!({
-        "valid": valid,
         "test": s.test,
         "seed": s.seed,
         "run_dir": dir.display().to_string(),
@@ -339,9 +339,19 @@ fn finish(
             "heal_errors": outcome.heal_errors,
         },
         "harness_errors": harness_errors,
-        "checkers": verdicts,
     });
-    write_json(&dir.join("results.json"), &results)?;
+    // results.json in the reports' shape (`valid`, `verdicts`, the harness's fields beside
+    // them), so `faultline report` can re-render it. Written before any drawing is tried.
+    let results = RunResults {
+        valid,
+        verdicts: verdicts.clone(),
+        extra: match results {
+            serde_json::Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        },
+    };
+    write_json(&dir.join("results.json"), &serde_json::to_value(&results)?)?;
+    let report_note = render_report(s, dir, &history, &results);
 
     println!("test       {} (seed {})", s.test, s.seed);
     println!(
@@ -390,6 +400,10 @@ fn finish(
     }
     println!("verdict    {}", valid.as_str().to_uppercase());
     println!("run dir    {}", dir.display());
+    match report_note {
+        None => println!("report     {}", dir.join("index.html").display()),
+        Some(n) => println!("report     not written: {n}"),
+    }
     if !harness_errors.is_empty() && ok == 0 {
         return Ok(exit::HARNESS);
     }
@@ -407,6 +421,36 @@ fn finish(
             }
         }
     })
+}
+
+/// Writes index.html and junit.xml. A failure (even a panic in a renderer) becomes a note;
+/// the verdict is already decided and written.
+fn render_report(
+    s: &Settings,
+    dir: &Path,
+    history: &History,
+    results: &RunResults,
+) -> Option<String> {
+    let mut settings = serde_json::to_value(s).unwrap_or(serde_json::Value::Null);
+    if let serde_json::Value::Object(m) = &mut settings {
+        m.insert("name".into(), json!(s.test));
+        m.insert("reproduce".into(), json!(s.reproduce()));
+    }
+    let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        write_report_with(dir, history, results, &settings, &ReportOptions::default())
+    }));
+    match rendered {
+        Ok(Ok(files)) if files.notes.is_empty() => None,
+        Ok(Ok(files)) => {
+            eprintln!(
+                "faultline run: report written with {} drawing(s) missing",
+                files.notes.len()
+            );
+            None
+        }
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some("the report renderer panicked".to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -95,29 +95,7 @@ impl Replica {
     }
 
     async fn connect(&self, node: &str) -> Result<Conn, TargetError> {
-        let ip = self.env.node(node)?.ip;
-        let stream = tokio::time::timeout(
-            Duration::from_secs(1),
-            TcpStream::connect((ip, CLIENT_PORT)),
-        )
-        .await
-        .map_err(|_| TargetError::Node {
-            node: node.into(),
-            message: "connect timed out".into(),
-        })?
-        .map_err(|e| TargetError::Node {
-            node: node.into(),
-            message: format!("connect: {e}"),
-        })?;
-        let _ = stream.set_nodelay(true);
-        let (r, w) = stream.into_split();
-        Ok(Conn {
-            node: node.to_string(),
-            reader: BufReader::new(r),
-            writer: w,
-            next_id: 1,
-            line: String::new(),
-        })
+        connect(self.env.as_ref(), node).await
     }
 
     /// The node's `status` value, within a second.
@@ -131,6 +109,33 @@ impl Replica {
             .await
             .ok()?
     }
+}
+
+/// A connection to a node, within a second.
+async fn connect(env: &dyn Env, node: &str) -> Result<Conn, TargetError> {
+    let ip = env.node(node)?.ip;
+    let stream = tokio::time::timeout(
+        Duration::from_secs(1),
+        TcpStream::connect((ip, CLIENT_PORT)),
+    )
+    .await
+    .map_err(|_| TargetError::Node {
+        node: node.into(),
+        message: "connect timed out".into(),
+    })?
+    .map_err(|e| TargetError::Node {
+        node: node.into(),
+        message: format!("connect: {e}"),
+    })?;
+    let _ = stream.set_nodelay(true);
+    let (r, w) = stream.into_split();
+    Ok(Conn {
+        node: node.to_string(),
+        reader: BufReader::new(r),
+        writer: w,
+        next_id: 1,
+        line: String::new(),
+    })
 }
 
 /// One TCP connection speaking the line protocol.
@@ -251,6 +256,36 @@ fn completion(op: &Invocation, resp: &serde_json::Value, node: &str) -> Completi
 
 struct ReplicaClient {
     conn: Conn,
+    env: Arc<dyn Env>,
+    /// A connection to the leader a `not-leader` answer named, kept for the next redirect.
+    redirect: Option<Conn>,
+}
+
+impl ReplicaClient {
+    /// Sends the op to the named leader: the node's `not-leader` answer is definite (the op
+    /// did nothing there), so trying it once more elsewhere keeps Jepsen's semantics while
+    /// letting a client bound to a follower do useful work (as Jepsen clients that follow
+    /// redirects do). Returns None if the leader cannot be reached.
+    async fn via_leader(
+        &mut self,
+        leader: &str,
+        req: serde_json::Value,
+    ) -> Option<serde_json::Value> {
+        if self.redirect.as_ref().map(|c| c.node.as_str()) != Some(leader) {
+            self.redirect = connect(self.env.as_ref(), leader).await.ok();
+        }
+        let conn = self.redirect.as_mut()?;
+        match conn.request(req).await {
+            Ok(resp) => Some(resp),
+            Err(ConnError::Unknown(_)) => {
+                // The request may have reached the leader: that is indeterminate.
+                self.redirect = None;
+                Some(
+                    json!({"ok": false, "error": "redirect: connection lost", "definite": false, "node": leader}),
+                )
+            }
+        }
+    }
 }
 
 impl Client for ReplicaClient {
@@ -260,10 +295,27 @@ impl Client for ReplicaClient {
                 Ok(r) => r,
                 Err(c) => return c,
             };
-            match self.conn.request(req).await {
-                Ok(resp) => completion(op, &resp, &self.conn.node),
-                Err(ConnError::Unknown(e)) => Completion::info(e).with_node(self.conn.node.clone()),
+            let resp = match self.conn.request(req.clone()).await {
+                Ok(resp) => resp,
+                Err(ConnError::Unknown(e)) => {
+                    return Completion::info(e).with_node(self.conn.node.clone())
+                }
+            };
+            let leader = (resp.get("error").and_then(|e| e.as_str()) == Some("not-leader")
+                && resp.get("definite") == Some(&json!(true)))
+            .then(|| {
+                resp.get("leader")
+                    .and_then(|l| l.as_str())
+                    .map(str::to_string)
+            })
+            .flatten()
+            .filter(|l| *l != self.conn.node);
+            if let Some(leader) = leader {
+                if let Some(r) = self.via_leader(&leader, req).await {
+                    return completion(op, &r, &leader);
+                }
             }
+            completion(op, &resp, &self.conn.node)
         })
     }
 }
@@ -343,7 +395,11 @@ impl Target for Replica {
     fn client<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<Box<dyn Client>, TargetError>> {
         Box::pin(async move {
             let conn = self.connect(node).await?;
-            Ok(Box::new(ReplicaClient { conn }) as Box<dyn Client>)
+            Ok(Box::new(ReplicaClient {
+                conn,
+                env: self.env.clone(),
+                redirect: None,
+            }) as Box<dyn Client>)
         })
     }
 

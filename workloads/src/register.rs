@@ -4,12 +4,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use faultline_checker::{Budget, Checker, Verdict};
+use faultline_checker::linearizable::models::{Register as RegisterModel, RegisterKind};
+use faultline_checker::linearizable::{Linearizable, Options as LinOptions};
 use faultline_core::client::Invocation;
 use faultline_core::generator::{from_fn, Ctx, Generator};
 use faultline_core::rng::Rng;
 use faultline_core::run::Workload;
-use faultline_core::{History, Op, Value};
+use faultline_core::{Op, Value};
 
 use crate::{key_for, Bundle, Options};
 
@@ -79,17 +80,16 @@ impl Workload for Register {
     }
 }
 
-/// Stands in for the linearizability checker until it is built into this binary: says
-/// unknown, so nothing pretends a register history was checked.
-pub struct LinearizablePending;
-
-impl Checker for LinearizablePending {
-    fn name(&self) -> &str {
-        "linearizable"
-    }
-    fn check(&self, _: &History, _: &Budget) -> Verdict {
-        Verdict::unknown("linearizable", "linearizable checker not built")
-    }
+/// The register's checker: linearizability against a cas-register, split by key (the ops
+/// are recorded as `[key value]` tuples, so each key is checked on its own and in parallel).
+pub fn checker() -> Linearizable<RegisterModel> {
+    Linearizable::new(
+        RegisterModel(RegisterKind::Cas),
+        LinOptions {
+            independent: true,
+            ..LinOptions::default()
+        },
+    )
 }
 
 pub fn bundle(options: &Options) -> Bundle {
@@ -97,7 +97,7 @@ pub fn bundle(options: &Options) -> Bundle {
         workload: Arc::new(Register {
             options: options.clone(),
         }),
-        checkers: vec![Box::new(LinearizablePending)],
+        checkers: vec![Box::new(checker())],
         independent: true,
     }
 }
@@ -138,5 +138,36 @@ mod tests {
             .map(|i| Box::new(limit(200, w.generator(i, 3, 1))) as Box<dyn Generator>)
             .collect();
         assert_eq!(simulate(again, 1, 10), ops);
+    }
+
+    #[test]
+    fn checker_finds_a_stale_read_per_key() {
+        use faultline_checker::{Budget, Checker, Validity};
+        // Key a: write 1 completes, then a read sees nil (stale). Key b is fine.
+        let text = r#"{"type":"invoke","process":0,"f":"write","value":["a",1]}
+{"type":"ok","process":0,"f":"write","value":["a",1]}
+{"type":"invoke","process":1,"f":"cas","value":["b",[0,2]]}
+{"type":"fail","process":1,"f":"cas","value":["b",[0,2]]}
+{"type":"invoke","process":1,"f":"read","value":["a",null]}
+{"type":"ok","process":1,"f":"read","value":["a",null]}
+"#;
+        let h = faultline_core::format::read_str("h.jsonl".as_ref(), text, None)
+            .unwrap()
+            .history;
+        let v = checker().check(&h, &Budget::unlimited());
+        assert_eq!(v.valid, Validity::Invalid, "{v:?}");
+        let ok = text.replace(
+            r#"["a",null]}
+{"type":"ok","process":1,"f":"read","value":["a",null]}"#,
+            r#"["a",null]}
+{"type":"ok","process":1,"f":"read","value":["a",1]}"#,
+        );
+        let h = faultline_core::format::read_str("h.jsonl".as_ref(), &ok, None)
+            .unwrap()
+            .history;
+        assert_eq!(
+            checker().check(&h, &Budget::unlimited()).valid,
+            Validity::Valid
+        );
     }
 }

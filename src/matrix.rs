@@ -126,8 +126,12 @@ fn run_row(row: &spec::Row, out: &Path) -> RowResult {
         .and_then(|o| o.get("ok"))
         .and_then(|v| v.as_u64())
         .unwrap_or(0);
-    if !harness.is_empty() && ok_ops == 0 {
+    if ok_ops == 0 {
+        // Nothing succeeded, so nothing was tested: no expectation can be said to hold.
         result.reasons.extend(harness);
+        result
+            .reasons
+            .push("no op succeeded: the run tested nothing".into());
         return result;
     }
     result.reasons = judge::judge(&row.expect, &found);

@@ -27,7 +27,9 @@ impl Found {
 
 /// The checkers' verdicts in a results.json.
 pub fn read_found(results: &Json) -> Vec<Found> {
-    let Some(checkers) = results.get("checkers").and_then(Json::as_array) else {
+    // `verdicts` in the reports' shape; `checkers` in results.json files written before it.
+    let list = results.get("verdicts").or_else(|| results.get("checkers"));
+    let Some(checkers) = list.and_then(Json::as_array) else {
         return Vec::new();
     };
     checkers
@@ -122,7 +124,7 @@ mod tests {
     use super::*;
 
     fn results() -> Json {
-        serde_json::json!({"checkers": [
+        serde_json::json!({"verdicts": [
             {"checker": "elle-list-append", "valid": "invalid",
              "anomalies": [{"kind": "G2-item"}], "stats": {"anomaly-counts": {"G-single": 2}}},
             {"checker": "session", "valid": "valid", "anomalies": []},

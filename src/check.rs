@@ -64,7 +64,7 @@ pub struct Args {
     /// Check every key even after one is found not linearizable.
     #[arg(long)]
     pub all_keys: bool,
-    /// Write an HTML report into DIR (not built yet: accepted and ignored with a note).
+    /// Also write an HTML report (index.html, results.json, junit.xml) into DIR.
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
     /// Check the model's partitions as one object (a stress test of the search).
@@ -167,12 +167,6 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
     if let Some(mib) = args.max_memory {
         budget = budget.with_max_memory(mib.saturating_mul(1024 * 1024));
     }
-    if let Some(dir) = &args.report {
-        eprintln!(
-            "faultline check: note: --report {} is accepted but reports are not built yet; nothing was written",
-            dir.display()
-        );
-    }
     let loaded = match read_path(&args.history, format) {
         Ok(l) => l,
         Err(e) => return usage(e),
@@ -205,11 +199,44 @@ pub fn main(args: Args) -> anyhow::Result<i32> {
             &verdict,
         );
     }
+    if let Some(dir) = &args.report {
+        write_report(dir, &args, &loaded.history, &verdict);
+    }
     Ok(match verdict.valid {
         Validity::Valid => exit::VALID,
         Validity::Invalid => exit::INVALID,
         Validity::Unknown => exit::UNKNOWN,
     })
+}
+
+/// Writes the HTML report of an imported history. A failure to write or draw is a note on
+/// stderr: it never changes the verdict or the exit code.
+fn write_report(dir: &Path, args: &Args, history: &History, verdict: &Verdict) {
+    let settings = serde_json::json!({
+        "name": args.history.display().to_string(),
+        "history": args.history.display().to_string(),
+        "model": args.model,
+        "checker": args.checker,
+        "independent": args.independent,
+    });
+    let written = std::fs::create_dir_all(dir)
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            faultline_reports::write_report(dir, history, std::slice::from_ref(verdict), &settings)
+                .map_err(|e| e.to_string())
+        });
+    match written {
+        Ok(files) => {
+            for note in &files.notes {
+                eprintln!("faultline check: report note: {note}");
+            }
+            eprintln!("faultline check: report {}", files.index_html.display());
+        }
+        Err(e) => eprintln!(
+            "faultline check: note: the report in {} was not written: {e}",
+            dir.display()
+        ),
+    }
 }
 
 /// Runs `f` with a spinner on stderr counting search states, when stderr is a terminal.

@@ -160,3 +160,28 @@ fn check_cli_other_checkers_by_name() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn check_cli_report_writes_a_page_for_an_imported_history() {
+    let h = data("jepsen/cas-register-bad.edn");
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("report");
+    let out = check(&[
+        path(&h),
+        "--model",
+        "cas-register",
+        "--report",
+        path(&out_dir),
+    ]);
+    // The report never changes the verdict.
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let html = std::fs::read_to_string(out_dir.join("index.html")).expect("index.html");
+    assert!(html.contains("Invalid"), "verdict missing from the page");
+    assert!(html.contains("href=\"#op-"), "no link to an op");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("results.json")).unwrap())
+            .unwrap();
+    assert_eq!(results["valid"], "invalid");
+    let junit = std::fs::read_to_string(out_dir.join("junit.xml")).unwrap();
+    assert!(junit.contains("<failure"), "{junit}");
+}

@@ -549,22 +549,29 @@ fn measure_round_trips() {
         .collect();
     times.sort();
     // The OpenSSH client against the same host, for comparison (a new connection each time).
-    let openssh: Option<Duration> = std::path::Path::new("/usr/bin/ssh").exists().then(|| {
-        let t = std::time::Instant::now();
-        for _ in 0..5 {
-            let st = std::process::Command::new("/usr/bin/ssh")
-                .args(["-o", "BatchMode=yes", "-o"])
-                .arg(format!("UserKnownHostsFile={}", lab.known_hosts.display()))
-                .arg("-i")
-                .arg(&lab.client_key)
-                .arg(format!("root@{}", lab.hosts[0].ip))
-                .arg("true")
-                .status()
-                .unwrap();
-            assert!(st.success());
-        }
-        t.elapsed() / 5
-    });
+    // A comparison only: a refused connection from the busy lab sshd skips it, not the test.
+    let openssh: Option<Duration> = std::path::Path::new("/usr/bin/ssh")
+        .exists()
+        .then(|| {
+            let t = std::time::Instant::now();
+            for _ in 0..5 {
+                let st = std::process::Command::new("/usr/bin/ssh")
+                    .args(["-o", "BatchMode=yes", "-o"])
+                    .arg(format!("UserKnownHostsFile={}", lab.known_hosts.display()))
+                    .arg("-i")
+                    .arg(&lab.client_key)
+                    .arg(format!("root@{}", lab.hosts[0].ip))
+                    .arg("true")
+                    .status()
+                    .unwrap();
+                if !st.success() {
+                    eprintln!("OpenSSH comparison skipped: ssh exited with {st}");
+                    return None;
+                }
+            }
+            Some(t.elapsed() / 5)
+        })
+        .flatten();
     let payload = lab.dir.path().join("big.bin");
     std::fs::write(&payload, vec![7u8; 16 << 20]).unwrap();
     let t = std::time::Instant::now();

@@ -23,7 +23,8 @@ pub struct Args {
     /// The test's name (its directory under runs/); default target-mode-workload.
     #[arg(long)]
     pub name: Option<String>,
-    /// What to test: replica (the built-in store) or memory (in-process, for trying the harness).
+    /// What to test: replica (the built-in store), etcd, redis, postgres, external (a TOML
+    /// target: --node-opt file=PATH), or memory (in-process, for trying the harness).
     #[arg(long)]
     pub target: Option<String>,
     /// The built-in store's mode: leader-sync, leader-semisync, leader-async, multi-leader,

@@ -86,7 +86,9 @@ impl FaultGuard for NoGuard {
 
 async fn tc_add(cluster: &Cluster, node: &str, spec: &[&str]) -> Result<(), NemesisError> {
     let dev = cluster.env.interface().to_string();
-    let mut args: Vec<String> = ["qdisc", "add", "dev", &dev, "root"]
+    // `replace` rather than `add`: a host that already has a root qdisc (any real one over
+    // SSH) would refuse `add`; heal deletes the root qdisc, which restores the kernel default.
+    let mut args: Vec<String> = ["qdisc", "replace", "dev", &dev, "root"]
         .iter()
         .map(|s| s.to_string())
         .collect();

@@ -251,9 +251,15 @@ impl Rules {
         first
     }
 
-    /// Adds `rule` on `node` and remembers it; on failure, removes what was added.
+    /// Adds `rule` on `node` and remembers it; on failure, removes what was added. The rule is
+    /// inserted first in its chain (`-I CHAIN 1`), so a host's own earlier ACCEPT rules (real
+    /// hosts over SSH have them) cannot shadow the fault; `-D` removes it wherever it ended up.
     pub(crate) async fn add(&mut self, node: &str, rule: Vec<String>) -> Result<(), NemesisError> {
-        iptables(&self.cluster, node, "-A", &rule).await?;
+        let mut insert = rule.clone();
+        if !insert.is_empty() {
+            insert.insert(1, "1".to_string());
+        }
+        iptables(&self.cluster, node, "-I", &insert).await?;
         self.rules.push((node.to_string(), rule));
         Ok(())
     }

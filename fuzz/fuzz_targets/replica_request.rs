@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
             let _: bool = Op::is_write(&back.op);
         }
         Err(resp) => {
-            let r: Response = resp;
+            let r: Response = *resp;
             assert!(!r.ok);
             assert!(r
                 .error

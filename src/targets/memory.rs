@@ -60,7 +60,13 @@ impl Store {
                             self.lists.entry(k.clone()).or_default().push(v.clone());
                             v.clone()
                         }
-                        Some("r") => Value::List(self.lists.get(k).cloned().unwrap_or_default()),
+                        // A register if one was written, else the list (rw-register and
+                        // list-append share the micro-op); an absent key reads nil.
+                        Some("r") => match (self.registers.get(k), self.lists.get(k)) {
+                            (Some(v), _) => v.clone(),
+                            (None, Some(l)) => Value::List(l.clone()),
+                            (None, None) => Value::Nil,
+                        },
                         Some("w") => {
                             self.registers.insert(k.clone(), v.clone());
                             v.clone()

@@ -6,7 +6,7 @@
 //! | `list-append` | `txn` of Elle micro-ops `["append", k, v]` (unique v) and `["r", k, null]` | `elle-list-append`, `session`, `prefix`, `lost` |
 //! | `rw-register` | `txn` of Elle micro-ops `["w", k, v]` (unique v) and `["r", k, null]` | `elle-rw-register`, `session` |
 //! | `counter`     | `add` of a delta 1–5 and `read` of the total, keys `c0`, `c1`; final reads | `lost` (counter) |
-//! | `set`         | `add` of a unique element and `read` of the set, keys `s0`, `s1`; final reads | `lost` (set-full) |
+//! | `set`         | `add` of a unique element and `read` of the set, key `s`; final reads | `lost` (set-full) |
 //! | `bank`        | `transfer {from, to, amount}` between 5 accounts of 100, `read` (no key) of every balance; final read | `bank` |
 //! | `causal`      | `write` question `q{w}.{p}` then answer `a{w}.{p}`; `read` another's answer, then its question | `prefix` (causal), `session` |
 //!

@@ -168,8 +168,18 @@ fn leader_async_reads_any_breaks_read_your_writes_or_monotonic_reads() {
     }
     until_found(
         &[
-            "--mode", "leader-async", "--reads", "any", "--workload", "list-append",
-            "--nemesis", "partition", "--nemesis-interval", "2", "--time-limit", "10",
+            "--mode",
+            "leader-async",
+            "--reads",
+            "any",
+            "--workload",
+            "list-append",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "10",
         ],
         "read-your-writes or monotonic-reads violation",
         |r| {
@@ -188,8 +198,20 @@ fn leaderless_w1_r1_gives_stale_reads() {
     // W + R = 2 <= N = 3: a read can miss the only replica a write reached.
     until_found(
         &[
-            "--mode", "leaderless", "--w", "1", "--r", "1", "--workload", "register",
-            "--nemesis", "partition", "--nemesis-interval", "2", "--time-limit", "8",
+            "--mode",
+            "leaderless",
+            "--w",
+            "1",
+            "--r",
+            "1",
+            "--workload",
+            "register",
+            "--nemesis",
+            "partition",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "8",
         ],
         "stale read (nonlinearizable register)",
         |r| !r.kinds("linearizable").is_empty(),
@@ -205,8 +227,18 @@ fn raft_list_append_with_partitions_and_kills_passes_every_checker() {
     let r = run(
         runs.path(),
         &[
-            "--mode", "raft", "--workload", "list-append", "--nemesis", "partition,kill",
-            "--nemesis-interval", "2", "--time-limit", "10", "--seed", "7",
+            "--mode",
+            "raft",
+            "--workload",
+            "list-append",
+            "--nemesis",
+            "partition,kill",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "10",
+            "--seed",
+            "7",
         ],
     );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
@@ -231,8 +263,18 @@ fn multi_leader_lww_with_clock_skew_loses_increments() {
     // Two leaders each apply a cas to their copy; last-writer-wins by skewed clocks keeps one.
     until_found(
         &[
-            "--mode", "multi-leader", "--conflict", "lww", "--workload", "counter",
-            "--nemesis", "clock", "--nemesis-interval", "2", "--time-limit", "8",
+            "--mode",
+            "multi-leader",
+            "--conflict",
+            "lww",
+            "--workload",
+            "counter",
+            "--nemesis",
+            "clock",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "8",
         ],
         "lost increment",
         |r| r.kinds("lost").iter().any(|k| k == "lost-increments"),
@@ -247,8 +289,18 @@ fn leader_async_with_failover_and_kills_loses_updates() {
     // Acknowledged before replication: a killed primary takes its unreplicated adds along.
     until_found(
         &[
-            "--mode", "leader-async", "--failover", "auto", "--workload", "counter",
-            "--nemesis", "kill,partition", "--nemesis-interval", "2", "--time-limit", "8",
+            "--mode",
+            "leader-async",
+            "--failover",
+            "auto",
+            "--workload",
+            "counter",
+            "--nemesis",
+            "kill,partition",
+            "--nemesis-interval",
+            "2",
+            "--time-limit",
+            "8",
         ],
         "lost increment",
         |r| r.kinds("lost").iter().any(|k| k == "lost-increments"),

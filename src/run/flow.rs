@@ -222,8 +222,7 @@ async fn execute(
     };
     // The workload's ops through the store's primitives (counter, set, bank). The real
     // targets that run bank natively (postgres' accounts table) keep their own transfers.
-    let target = if bundle.workload.name() == "bank" && real::NAMES.contains(&s.target.as_str())
-    {
+    let target = if bundle.workload.name() == "bank" && real::NAMES.contains(&s.target.as_str()) {
         target
     } else {
         bundle.wrap(target)

@@ -102,7 +102,9 @@ impl Adapter for BankAdapter {
                     let txn = (0..ACCOUNTS)
                         .map(|i| mop("r", account_key(i), Value::Nil))
                         .collect();
-                    let c = inner.invoke(&Invocation::new("txn", Value::List(txn))).await;
+                    let c = inner
+                        .invoke(&Invocation::new("txn", Value::List(txn)))
+                        .await;
                     if c.kind != OpType::Ok {
                         return c;
                     }
@@ -150,7 +152,7 @@ pub fn bundle(_options: &Options) -> Bundle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use faultline_checker::{Checker, Budget, Validity};
+    use faultline_checker::{Budget, Checker, Validity};
     use faultline_core::generator::{limit, simulate};
 
     #[test]

@@ -132,6 +132,9 @@ mod tests {
         let h = faultline_core::format::read_str("h.jsonl".as_ref(), &ok, None)
             .unwrap()
             .history;
-        assert_eq!(b.checkers[0].check(&h, &Budget::unlimited()).valid, Validity::Valid);
+        assert_eq!(
+            b.checkers[0].check(&h, &Budget::unlimited()).valid,
+            Validity::Valid
+        );
     }
 }

@@ -203,10 +203,16 @@ mod tests {
         let v = b.checkers[0].check(&h, &Budget::unlimited());
         assert_eq!(v.valid, Validity::Invalid, "{v:?}");
         assert!(format!("{v:?}").contains("lost-increments"), "{v:?}");
-        let ok = text.replace(r#""value":3,"key":"c0","final":true}"#, r#""value":5,"key":"c0","final":true}"#);
+        let ok = text.replace(
+            r#""value":3,"key":"c0","final":true}"#,
+            r#""value":5,"key":"c0","final":true}"#,
+        );
         let h = faultline_core::format::read_str("h.jsonl".as_ref(), &ok, None)
             .unwrap()
             .history;
-        assert_eq!(b.checkers[0].check(&h, &Budget::unlimited()).valid, Validity::Valid);
+        assert_eq!(
+            b.checkers[0].check(&h, &Budget::unlimited()).valid,
+            Validity::Valid
+        );
     }
 }

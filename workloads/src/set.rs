@@ -62,7 +62,9 @@ impl Adapter for SetAdapter {
         Box::pin(async move {
             match op.f.as_str() {
                 "add" => {
-                    let c = inner.invoke(&primitive(op, "append", op.value.clone())).await;
+                    let c = inner
+                        .invoke(&primitive(op, "append", op.value.clone()))
+                        .await;
                     relabel(c, op.value.clone())
                 }
                 "read" => {
@@ -148,6 +150,9 @@ mod tests {
         let h = faultline_core::format::read_str("h.jsonl".as_ref(), &ok, None)
             .unwrap()
             .history;
-        assert_eq!(b.checkers[0].check(&h, &Budget::unlimited()).valid, Validity::Valid);
+        assert_eq!(
+            b.checkers[0].check(&h, &Budget::unlimited()).valid,
+            Validity::Valid
+        );
     }
 }

@@ -233,6 +233,16 @@ mod tests {
             r.value.as_list().unwrap()[1].as_list().unwrap()[2],
             Value::List(vec![5.into()])
         );
+        // rw-register micro-ops: r reads the register w wrote; an absent key reads nil.
+        let rw = Value::List(vec![
+            Value::List(vec!["w".into(), "x9".into(), 4.into()]),
+            Value::List(vec!["r".into(), "x9".into(), Value::Nil]),
+            Value::List(vec!["r".into(), "x8".into(), Value::Nil]),
+        ]);
+        let r = c.invoke(&Invocation::new("txn", rw)).await;
+        let l = r.value.as_list().unwrap();
+        assert_eq!(l[1].as_list().unwrap()[2], Value::Int(4));
+        assert_eq!(l[2].as_list().unwrap()[2], Value::Nil);
         m.kill("n2").await.unwrap();
         assert!(m.client("n2").await.is_err());
     }

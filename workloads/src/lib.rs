@@ -115,3 +115,6 @@ pub(crate) fn key_for(options: &Options, n: u64, rng: &mut faultline_core::rng::
     let group = n / options.ops_per_group.max(1);
     group * options.keys_per_group.max(1) + rng.below(options.keys_per_group.max(1))
 }
+
+#[cfg(test)]
+mod adapter_tests;

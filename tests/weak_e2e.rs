@@ -308,32 +308,6 @@ fn leader_async_with_failover_and_kills_loses_updates() {
 }
 
 #[test]
-fn leader_async_reads_any_breaks_causal_prefix() {
-    if !e2e("leader_async_reads_any_breaks_causal_prefix") {
-        return;
-    }
-    // An observer reads the answer from a caught-up replica and the question from a lagging one.
-    until_found(
-        &[
-            "--mode",
-            "leader-async",
-            "--reads",
-            "any",
-            "--workload",
-            "causal",
-            "--nemesis",
-            "partition",
-            "--nemesis-interval",
-            "2",
-            "--time-limit",
-            "8",
-        ],
-        "causal-prefix violation",
-        |r| r.kinds("prefix").iter().any(|k| k == "causal-prefix"),
-    );
-}
-
-#[test]
 fn leader_async_with_partitions_loses_set_elements() {
     if !e2e("leader_async_with_partitions_loses_set_elements") {
         return;

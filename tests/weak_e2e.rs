@@ -330,3 +330,33 @@ fn leader_async_with_partitions_loses_set_elements() {
         |r| r.kinds("lost").iter().any(|k| k == "lost-element"),
     );
 }
+
+#[test]
+fn raft_passes_every_new_workload_through_its_adapter() {
+    if !e2e("raft_passes_every_new_workload_through_its_adapter") {
+        return;
+    }
+    // A linearizable store under faults: the adapters (cas loop, append sets, delta-list
+    // bank) and the checkers must not invent anomalies.
+    let runs = tempfile::tempdir().unwrap();
+    for w in ["rw-register", "counter", "set", "bank", "causal"] {
+        let r = run(
+            runs.path(),
+            &[
+                "--mode",
+                "raft",
+                "--workload",
+                w,
+                "--nemesis",
+                "partition,kill",
+                "--nemesis-interval",
+                "2",
+                "--time-limit",
+                "6",
+                "--seed",
+                "2",
+            ],
+        );
+        assert_eq!(r.code, 0, "{w}:\n{}\n{}", r.stdout, r.stderr);
+    }
+}

@@ -59,7 +59,7 @@ pub struct Args {
     /// Any other node option, passed as --KEY VALUE to every node (repeatable).
     #[arg(long = "node-opt", value_name = "KEY=VALUE")]
     pub node_opt: Vec<String>,
-    /// register | list-append.
+    /// register | list-append | rw-register | counter | set | bank | causal.
     #[arg(long)]
     pub workload: Option<String>,
     /// Faults, comma-separated: partition, kill, pause, clock, net (each optionally

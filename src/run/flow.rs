@@ -135,6 +135,7 @@ pub fn run(mut s: Settings) -> anyhow::Result<i32> {
         &dir,
         &binary,
         bundle_workload(&bundle),
+        &bundle,
         nemeses,
         recorder.clone(),
     ));
@@ -167,6 +168,7 @@ async fn execute(
     dir: &Path,
     binary: &Path,
     workload: Arc<dyn faultline_core::run::Workload>,
+    bundle: &Bundle,
     nemeses: Vec<Arc<dyn Nemesis>>,
     recorder: Arc<Recorder>,
 ) -> Result<RunOutcome, String> {
@@ -217,6 +219,13 @@ async fn execute(
             binary.to_path_buf(),
             dir.to_path_buf(),
         )),
+    };
+    // The workload's ops through the store's primitives (counter, set, bank). The real
+    // targets that run bank natively (postgres' accounts table) keep their own transfers.
+    let target = if bundle.workload.name() == "bank" && real::NAMES.contains(&s.target.as_str()) {
+        target
+    } else {
+        bundle.wrap(target)
     };
     let cluster = Cluster {
         env: env.clone(),

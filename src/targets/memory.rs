@@ -60,7 +60,13 @@ impl Store {
                             self.lists.entry(k.clone()).or_default().push(v.clone());
                             v.clone()
                         }
-                        Some("r") => Value::List(self.lists.get(k).cloned().unwrap_or_default()),
+                        // A register if one was written, else the list (rw-register and
+                        // list-append share the micro-op); an absent key reads nil.
+                        Some("r") => match (self.registers.get(k), self.lists.get(k)) {
+                            (Some(v), _) => v.clone(),
+                            (None, Some(l)) => Value::List(l.clone()),
+                            (None, None) => Value::Nil,
+                        },
                         Some("w") => {
                             self.registers.insert(k.clone(), v.clone());
                             v.clone()
@@ -227,6 +233,16 @@ mod tests {
             r.value.as_list().unwrap()[1].as_list().unwrap()[2],
             Value::List(vec![5.into()])
         );
+        // rw-register micro-ops: r reads the register w wrote; an absent key reads nil.
+        let rw = Value::List(vec![
+            Value::List(vec!["w".into(), "x9".into(), 4.into()]),
+            Value::List(vec!["r".into(), "x9".into(), Value::Nil]),
+            Value::List(vec!["r".into(), "x8".into(), Value::Nil]),
+        ]);
+        let r = c.invoke(&Invocation::new("txn", rw)).await;
+        let l = r.value.as_list().unwrap();
+        assert_eq!(l[1].as_list().unwrap()[2], Value::Int(4));
+        assert_eq!(l[2].as_list().unwrap()[2], Value::Nil);
         m.kill("n2").await.unwrap();
         assert!(m.client("n2").await.is_err());
     }

@@ -100,6 +100,7 @@ pub fn bundle(options: &Options) -> Bundle {
             Box::new(LostChecker::default()),
         ],
         independent: false,
+        adapter: None,
     }
 }
 

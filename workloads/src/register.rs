@@ -99,6 +99,7 @@ pub fn bundle(options: &Options) -> Bundle {
         }),
         checkers: vec![Box::new(checker())],
         independent: true,
+        adapter: None,
     }
 }
 

@@ -250,7 +250,11 @@ async fn leaderless_with_w_plus_r_not_above_n_returns_a_stale_read() {
     let mut extra = vec!["--n", "3", "--w", "1", "--r", "1"];
     extra.extend_from_slice(FAST);
     let c = Cluster::start("leaderless", 3, &extra);
-    assert!(write(&c, 0, "x", json!(1)).await.ok);
+    // Peers connect lazily after start: wait (bounded) for the first quorum write.
+    c.wait_for("the first write to be acknowledged", 15, || async {
+        write(&c, 0, "x", json!(1)).await.ok
+    })
+    .await;
     c.wait_for("n3 to hold x=1", 10, || async {
         read(&c, 2, "x").await.value == json!(1)
     })

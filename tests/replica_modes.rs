@@ -190,7 +190,11 @@ async fn multi_leader_restarted_node_recovers_and_catches_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaderless_survives_a_kill_and_repairs_the_restarted_replica() {
     let mut c = Cluster::start("leaderless", 3, FAST);
-    assert!(write(&c, 0, "x", json!(1)).await.ok);
+    // Peers connect lazily after start: wait (bounded) for the first quorum write.
+    c.wait_for("the first write to be acknowledged", 15, || async {
+        write(&c, 0, "x", json!(1)).await.ok
+    })
+    .await;
     c.kill(2);
     // W = 2 of N = 3: one replica down still takes writes and reads.
     let r = write(&c, 0, "x", json!(2)).await;

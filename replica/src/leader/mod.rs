@@ -117,7 +117,7 @@ pub struct Leader {
 impl Leader {
     pub async fn start(ctx: Arc<Ctx>) -> Result<Arc<Self>, NodeError> {
         let dir = ctx.cfg.data_dir.clone();
-        let (wal, log) = Wal::open::<Entry>(&dir, "log.jsonl", ctx.cfg.fsync)?;
+        let (wal, log) = Wal::open::<Entry>(&dir, "log.jsonl", ctx.cfg.durability())?;
         let meta: Meta = match std::fs::read(dir.join("meta.json")) {
             Ok(b) => serde_json::from_slice(&b).map_err(|e| {
                 NodeError::Other(format!("{}: {e}", dir.join("meta.json").display()))

@@ -144,9 +144,15 @@ impl Leader {
             meta.term,
             meta.leader
         );
+        // With `--fsync off` a restarted primary may have lost the tail of its log that its
+        // followers already hold. Its new entries would reuse those indexes in the same term,
+        // and a follower compares terms only: it would keep its stale entries and never
+        // converge. A fresh term for everything written after the restart makes the old tail a
+        // divergent suffix the followers discard.
+        let bump = role == Role::Leader && !ctx.cfg.fsync;
         let st = State {
             role,
-            term: meta.term,
+            term: meta.term + u64::from(bump),
             leader: meta.leader,
             log,
             kv,
@@ -161,6 +167,10 @@ impl Leader {
             appended: watch::channel(0).0,
             acked: watch::channel(0).0,
         });
+        if bump {
+            let m = this.lock().meta();
+            this.save_meta(&m);
+        }
         for p in &ctx.peers {
             tokio::spawn(this.clone().replicate(p.name.clone()));
         }

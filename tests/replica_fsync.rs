@@ -79,6 +79,12 @@ async fn followers_converge_with_a_primary_that_lost_its_tail() {
         read(&c, 1, "x").await.value == json!(5) && read(&c, 2, "x").await.value == json!(5)
     })
     .await;
+    // The followers hear nothing from the restarted primary until it has new writes at the
+    // indexes it lost (else its first heartbeat, with an empty log, would cut them at once).
+    // (Isolated, not paused: a paused follower would still find the primary's first heartbeat
+    // in its socket buffer on resume.)
+    isolate(&c, 1, true).await;
+    isolate(&c, 2, true).await;
     c.restart(0);
     assert_eq!(c.leader(&[0]).await, 0);
     assert_eq!(
@@ -89,6 +95,8 @@ async fn followers_converge_with_a_primary_that_lost_its_tail() {
     // New writes reuse the lost indexes; the followers must end up with exactly these.
     assert!(write(&c, 0, "y", json!(1)).await.ok);
     assert!(write(&c, 0, "x", json!(7)).await.ok);
+    isolate(&c, 1, false).await;
+    isolate(&c, 2, false).await;
     c.wait_for(
         "followers to converge on the primary's history",
         15,

@@ -137,11 +137,23 @@ impl Wal {
             let weak = tx.downgrade();
             std::thread::Builder::new()
                 .name(format!("wal-tick-{name}"))
-                .spawn(move || loop {
-                    std::thread::sleep(every);
-                    match weak.upgrade() {
-                        Some(tx) if tx.send(Cmd::Tick).is_ok() => {}
-                        _ => break,
+                .spawn(move || {
+                    // Short naps, so the thread ends soon after the last handle even when the
+                    // interval is long.
+                    let nap = every.min(Duration::from_millis(100));
+                    let mut since = Instant::now();
+                    loop {
+                        std::thread::sleep(nap);
+                        if weak.strong_count() == 0 {
+                            break;
+                        }
+                        if since.elapsed() >= every {
+                            since = Instant::now();
+                            match weak.upgrade() {
+                                Some(tx) if tx.send(Cmd::Tick).is_ok() => {}
+                                _ => break,
+                            }
+                        }
                     }
                 })
                 .map_err(io)?;

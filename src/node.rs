@@ -32,9 +32,13 @@ pub struct Args {
     /// leader-*: promote a follower when the primary is silent (auto), or never (none).
     #[arg(long, default_value = "auto")]
     pub failover: Failover,
-    /// fsync the log before acknowledging.
+    /// on: fsync the log before acknowledging. off: acknowledge from memory and write+sync the
+    /// log only every --sync-interval-ms, so a crash (SIGKILL) loses the last interval's writes.
     #[arg(long, default_value = "on")]
     pub fsync: OnOff,
+    /// With --fsync off: how often the buffered log is written and synced.
+    #[arg(long, default_value_t = 1000)]
+    pub sync_interval_ms: u64,
     /// multi-leader: all-to-all | ring | star (the first peer is the hub).
     #[arg(long, default_value = "all-to-all")]
     pub topology: Topology,
@@ -77,6 +81,7 @@ impl Args {
         c.reads = self.reads;
         c.failover = self.failover;
         c.fsync = self.fsync == OnOff::On;
+        c.sync_interval_ms = self.sync_interval_ms;
         c.topology = self.topology;
         c.conflict = self.conflict;
         c.n = self.n;

@@ -51,6 +51,8 @@ pub struct Config {
     pub reads: Reads,
     pub failover: Failover,
     pub fsync: bool,
+    /// With `fsync` off: how often the buffered log is written and synced (what a crash loses).
+    pub sync_interval_ms: u64,
     pub topology: Topology,
     pub conflict: Conflict,
     pub n: usize,
@@ -79,6 +81,7 @@ impl Config {
             reads: Reads::Leader,
             failover: Failover::Auto,
             fsync: true,
+            sync_interval_ms: 1000,
             topology: Topology::AllToAll,
             conflict: Conflict::Lww,
             n: 3,
@@ -122,6 +125,17 @@ impl Config {
             );
         }
         Ok(())
+    }
+
+    /// When the node's logs make an acknowledged record durable.
+    pub fn durability(&self) -> crate::wal::Durability {
+        if self.fsync {
+            crate::wal::Durability::Fsync
+        } else {
+            crate::wal::Durability::Periodic(std::time::Duration::from_millis(
+                self.sync_interval_ms.max(1),
+            ))
+        }
     }
 
     /// Parse `n1=IP:PORT,n2=IP:PORT`.

@@ -91,7 +91,8 @@ pub struct Leaderless {
 
 impl Leaderless {
     pub async fn start(ctx: Arc<Ctx>) -> Result<Arc<Self>, NodeError> {
-        let (wal, recs) = Wal::open::<Rec>(&ctx.cfg.data_dir, "dynamo.jsonl", ctx.cfg.fsync)?;
+        let (wal, recs) =
+            Wal::open::<Rec>(&ctx.cfg.data_dir, "dynamo.jsonl", ctx.cfg.durability())?;
         let conflict = ctx.cfg.conflict;
         let mut st = State {
             store: Store::default(),

@@ -51,7 +51,8 @@ pub struct Multi {
 
 impl Multi {
     pub async fn start(ctx: Arc<Ctx>) -> Result<Arc<Self>, NodeError> {
-        let (wal, log) = Wal::open::<Update>(&ctx.cfg.data_dir, "updates.jsonl", ctx.cfg.fsync)?;
+        let (wal, log) =
+            Wal::open::<Update>(&ctx.cfg.data_dir, "updates.jsonl", ctx.cfg.durability())?;
         let mut st = State {
             store: Store::default(),
             log: Vec::new(),

@@ -4,13 +4,31 @@
 //! `fsync` (group commit), then acknowledges every record in the batch: a caller that awaits its
 //! acknowledgement knows the record is on disk when `--fsync on`. On open, every complete record
 //! is read back; a torn last line (a crash mid-write) is cut off.
+//!
+//! With `--fsync off` ([`Durability::Periodic`]) a record is acknowledged as soon as it is in a
+//! buffer in this process's memory; the buffer is written and synced only every sync interval.
+//! That is what a machine crash does to a store that does not fsync (the page cache is lost), but
+//! made visible to a plain SIGKILL of the process: the acknowledged records of the last interval
+//! are gone on restart. Writing to the file without syncing would not show it, because the
+//! kernel's page cache outlives a killed process.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
+
+/// When an acknowledged record is durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Written and fsynced before it is acknowledged (`--fsync on`).
+    Fsync,
+    /// Acknowledged from memory; written and synced only every interval (`--fsync off`), so a
+    /// crash loses up to one interval of acknowledged records.
+    Periodic(Duration),
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum WalError {
@@ -34,6 +52,8 @@ enum Cmd {
     Append(Vec<Vec<u8>>, bool, oneshot::Sender<Result<(), String>>),
     /// Keep only the first n records.
     Truncate(usize, oneshot::Sender<Result<(), String>>),
+    /// Periodic mode: the interval is up, write and sync the buffer.
+    Tick,
 }
 
 /// A handle to the writer thread. Cloneable; records are written in the order they are sent.
@@ -47,7 +67,7 @@ impl Wal {
     pub fn open<T: DeserializeOwned>(
         dir: &Path,
         name: &str,
-        fsync: bool,
+        durability: Durability,
     ) -> Result<(Wal, Vec<T>), WalError> {
         let path = dir.join(name);
         let io = |source| WalError::Io {
@@ -110,8 +130,34 @@ impl Wal {
         let p = path.clone();
         std::thread::Builder::new()
             .name(format!("wal-{name}"))
-            .spawn(move || writer(file, p, fsync, offsets, good_len, rx))
+            .spawn(move || writer(file, p, durability, offsets, good_len, rx))
             .map_err(io)?;
+        if let Durability::Periodic(every) = durability {
+            // A weak sender: the ticker must not keep the writer alive once every handle is gone.
+            let weak = tx.downgrade();
+            std::thread::Builder::new()
+                .name(format!("wal-tick-{name}"))
+                .spawn(move || {
+                    // Short naps, so the thread ends soon after the last handle even when the
+                    // interval is long.
+                    let nap = every.min(Duration::from_millis(100));
+                    let mut since = Instant::now();
+                    loop {
+                        std::thread::sleep(nap);
+                        if weak.strong_count() == 0 {
+                            break;
+                        }
+                        if since.elapsed() >= every {
+                            since = Instant::now();
+                            match weak.upgrade() {
+                                Some(tx) if tx.send(Cmd::Tick).is_ok() => {}
+                                _ => break,
+                            }
+                        }
+                    }
+                })
+                .map_err(io)?;
+        }
         Ok((Wal { tx }, records))
     }
 
@@ -174,16 +220,21 @@ impl Wal {
 fn writer(
     mut file: File,
     path: PathBuf,
-    fsync: bool,
+    durability: Durability,
     mut offsets: Vec<u64>,
     mut len: u64,
     mut rx: mpsc::UnboundedReceiver<Cmd>,
 ) {
+    let fsync = durability == Durability::Fsync;
     let mut pending: Vec<oneshot::Sender<Result<(), String>>> = Vec::new();
     let mut buf: Vec<u8> = Vec::new();
     let mut need_sync = false;
+    // Periodic mode: when the buffer was last written and synced.
+    let mut last_sync = Instant::now();
+    let io_err = |e: std::io::Error| std::io::Error::other(format!("{}: {e}", path.display()));
     while let Some(first) = rx.blocking_recv() {
         let mut next = Some(first);
+        let mut tick = false;
         while let Some(cmd) = next.take() {
             match cmd {
                 Cmd::Append(lines, sync, done) => {
@@ -195,8 +246,11 @@ fn writer(
                     pending.push(done);
                 }
                 Cmd::Truncate(keep, done) => {
-                    let r = flush(&mut file, fsync && need_sync, &mut buf, &mut len);
+                    // Flushing first keeps the offsets file positions; in periodic mode this
+                    // makes a truncation (rare: a follower discarding a divergent suffix) a sync.
+                    let r = flush(&mut file, need_sync || !fsync, &mut buf, &mut len);
                     need_sync = false;
+                    last_sync = Instant::now();
                     reply(&mut pending, &r);
                     let r = r.and_then(|()| {
                         if keep < offsets.len() {
@@ -209,31 +263,45 @@ fn writer(
                     });
                     let _ = done.send(r.map_err(|e| format!("{}: {e}", path.display())));
                 }
+                Cmd::Tick => tick = true,
             }
             if buf.len() < (4 << 20) {
                 next = rx.try_recv().ok();
             }
         }
-        let r = flush(&mut file, fsync && need_sync, &mut buf, &mut len);
+        let r = match durability {
+            Durability::Fsync => flush(&mut file, need_sync, &mut buf, &mut len),
+            Durability::Periodic(every) => {
+                // Acknowledge from memory; write and sync only when the interval is up (or the
+                // buffer grew large, to bound memory).
+                if tick || last_sync.elapsed() >= every || buf.len() >= (4 << 20) {
+                    last_sync = Instant::now();
+                    flush(&mut file, true, &mut buf, &mut len)
+                } else {
+                    Ok(())
+                }
+            }
+        };
         need_sync = false;
         if let Err(e) = &r {
             eprintln!("wal {}: {e}", path.display());
         }
-        reply(
-            &mut pending,
-            &r.map_err(|e| std::io::Error::other(format!("{}: {e}", path.display()))),
-        );
+        reply(&mut pending, &r.map_err(io_err));
+    }
+    // Every handle is gone (an orderly shutdown): what is buffered is written.
+    if let Err(e) = flush(&mut file, true, &mut buf, &mut len) {
+        eprintln!("wal {}: {e}", path.display());
     }
 }
 
-fn flush(file: &mut File, fsync: bool, buf: &mut Vec<u8>, len: &mut u64) -> std::io::Result<()> {
+fn flush(file: &mut File, sync: bool, buf: &mut Vec<u8>, len: &mut u64) -> std::io::Result<()> {
     if buf.is_empty() {
         return Ok(());
     }
     file.write_all(buf)?;
     *len += buf.len() as u64;
     buf.clear();
-    if fsync {
+    if sync {
         file.sync_data()?;
     }
     Ok(())
@@ -252,14 +320,14 @@ mod tests {
     #[tokio::test]
     async fn records_survive_reopen_and_truncate() {
         let dir = tempfile::tempdir().unwrap();
-        let (w, recs) = Wal::open::<u32>(dir.path(), "log", true).unwrap();
+        let (w, recs) = Wal::open::<u32>(dir.path(), "log", Durability::Fsync).unwrap();
         assert!(recs.is_empty());
         w.append(&[1u32, 2, 3]).await.unwrap();
         w.append(&[4u32]).await.unwrap();
         w.truncate(2).await.unwrap();
         w.append(&[5u32]).await.unwrap();
         drop(w);
-        let (_w, recs) = Wal::open::<u32>(dir.path(), "log", true).unwrap();
+        let (_w, recs) = Wal::open::<u32>(dir.path(), "log", Durability::Fsync).unwrap();
         assert_eq!(recs, vec![1, 2, 5]);
     }
 
@@ -267,11 +335,52 @@ mod tests {
     async fn a_torn_tail_is_cut() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("log"), b"1\n2\n3").unwrap();
-        let (w, recs) = Wal::open::<u32>(dir.path(), "log", false).unwrap();
+        let (w, recs) = Wal::open::<u32>(dir.path(), "log", Durability::Fsync).unwrap();
         assert_eq!(recs, vec![1, 2]);
         w.append(&[9u32]).await.unwrap();
         drop(w);
-        let (_w, recs) = Wal::open::<u32>(dir.path(), "log", false).unwrap();
+        let (_w, recs) = Wal::open::<u32>(dir.path(), "log", Durability::Fsync).unwrap();
         assert_eq!(recs, vec![1, 2, 9]);
+    }
+
+    #[tokio::test]
+    async fn periodic_mode_acknowledges_before_the_file_has_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let every = Durability::Periodic(Duration::from_secs(3600));
+        let (w, _) = Wal::open::<u32>(dir.path(), "log", every).unwrap();
+        w.append(&[1u32, 2]).await.unwrap();
+        // Acknowledged, yet only in memory: a SIGKILL now would lose both.
+        assert_eq!(std::fs::read(dir.path().join("log")).unwrap(), b"");
+        // A truncation writes the buffer first, then cuts.
+        w.truncate(1).await.unwrap();
+        assert_eq!(std::fs::read(dir.path().join("log")).unwrap(), b"1\n");
+        w.append(&[3u32]).await.unwrap();
+        drop(w);
+        // An orderly shutdown writes what is buffered (the writer thread drains, then flushes).
+        let t = Instant::now();
+        while std::fs::read(dir.path().join("log")).unwrap() != b"1\n3\n" {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "buffer never written"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[tokio::test]
+    async fn periodic_mode_writes_every_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let every = Durability::Periodic(Duration::from_millis(50));
+        let (w, _) = Wal::open::<u32>(dir.path(), "log", every).unwrap();
+        w.append(&[7u32]).await.unwrap();
+        let t = Instant::now();
+        while std::fs::read(dir.path().join("log")).unwrap() != b"7\n" {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "interval sync never came"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        drop(w);
     }
 }

@@ -117,7 +117,7 @@ pub struct Leader {
 impl Leader {
     pub async fn start(ctx: Arc<Ctx>) -> Result<Arc<Self>, NodeError> {
         let dir = ctx.cfg.data_dir.clone();
-        let (wal, log) = Wal::open::<Entry>(&dir, "log.jsonl", ctx.cfg.fsync)?;
+        let (wal, log) = Wal::open::<Entry>(&dir, "log.jsonl", ctx.cfg.durability())?;
         let meta: Meta = match std::fs::read(dir.join("meta.json")) {
             Ok(b) => serde_json::from_slice(&b).map_err(|e| {
                 NodeError::Other(format!("{}: {e}", dir.join("meta.json").display()))
@@ -144,9 +144,15 @@ impl Leader {
             meta.term,
             meta.leader
         );
+        // With `--fsync off` a restarted primary may have lost the tail of its log that its
+        // followers already hold. Its new entries would reuse those indexes in the same term,
+        // and a follower compares terms only: it would keep its stale entries and never
+        // converge. A fresh term for everything written after the restart makes the old tail a
+        // divergent suffix the followers discard.
+        let bump = role == Role::Leader && !ctx.cfg.fsync;
         let st = State {
             role,
-            term: meta.term,
+            term: meta.term + u64::from(bump),
             leader: meta.leader,
             log,
             kv,
@@ -161,6 +167,10 @@ impl Leader {
             appended: watch::channel(0).0,
             acked: watch::channel(0).0,
         });
+        if bump {
+            let m = this.lock().meta();
+            this.save_meta(&m);
+        }
         for p in &ctx.peers {
             tokio::spawn(this.clone().replicate(p.name.clone()));
         }

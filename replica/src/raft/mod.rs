@@ -96,7 +96,7 @@ impl RaftNode {
             rc.validate()
                 .map_err(|e| NodeError::Config(e.to_string()))?,
         );
-        let (log, fresh) = store::LogStore::open(&cfg.data_dir, cfg.fsync)?;
+        let (log, fresh) = store::LogStore::open(&cfg.data_dir, cfg.durability())?;
         let sm = store::StateMachine::default();
         let net = network::Net { ctx: ctx.clone() };
         let raft = openraft::Raft::new(me, rc, net, log, sm.clone())

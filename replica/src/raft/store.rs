@@ -10,7 +10,7 @@
 use super::{Applied, NodeId, TypeConfig};
 use crate::kv::Kv;
 use crate::node::NodeError;
-use crate::wal::Wal;
+use crate::wal::{Durability, Wal};
 use openraft::storage::{LogFlushed, RaftLogStorage, RaftStateMachine};
 use openraft::{
     BasicNode, Entry, EntryPayload, LogId, LogState, RaftLogReader, RaftSnapshotBuilder, Snapshot,
@@ -61,8 +61,8 @@ fn io_err(e: impl std::fmt::Display) -> StorageError<NodeId> {
 
 impl LogStore {
     /// Open the log; `fresh` says it was empty (so the node must initialize the cluster).
-    pub fn open(dir: &Path, fsync: bool) -> Result<(LogStore, bool), NodeError> {
-        let (wal, recs) = Wal::open::<Rec>(dir, "raft.jsonl", fsync)?;
+    pub fn open(dir: &Path, durability: Durability) -> Result<(LogStore, bool), NodeError> {
+        let (wal, recs) = Wal::open::<Rec>(dir, "raft.jsonl", durability)?;
         let fresh = recs.is_empty();
         let mut inner = LogInner::default();
         for r in recs {

@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod e2e_support;
+
+use e2e_support::leftovers;
+
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_faultline")
 }
@@ -81,50 +85,6 @@ fn run(runs: &Path, args: &[&str]) -> Run {
         stderr,
         dir,
     }
-}
-
-fn lines_of(program: &str, args: &[&str]) -> Vec<String> {
-    Command::new(program)
-        .args(args)
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Everything on this machine that carries the run id or belongs to the run dir.
-fn leftovers(run_id: &str, run_dir: &Path) -> Vec<String> {
-    let mut left = Vec::new();
-    let mut grep = |what: &str, lines: Vec<String>| {
-        for l in lines.into_iter().filter(|l| l.contains(run_id)) {
-            left.push(format!("{what}: {l}"));
-        }
-    };
-    grep("namespace", lines_of("ip", &["netns", "list"]));
-    grep("link", lines_of("ip", &["-o", "link", "show"]));
-    grep("iptables", lines_of("iptables-save", &[]));
-    grep("qdisc", lines_of("tc", &["qdisc", "show"]));
-    // Node processes: their data dir lives under the run dir.
-    let dir = run_dir.display().to_string();
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for e in entries.flatten() {
-            let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
-                continue;
-            };
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            if cmd.contains(&dir) && cmd.contains(" node ") {
-                left.push(format!(
-                    "process {}: {cmd}",
-                    e.file_name().to_string_lossy()
-                ));
-            }
-        }
-    }
-    left
 }
 
 fn assert_clean(r: &Run) {

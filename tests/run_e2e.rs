@@ -6,7 +6,7 @@
 //! id is left: namespaces, interfaces, host iptables rules, qdiscs, node processes.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,31 +14,10 @@ use serde_json::Value;
 
 mod e2e_support;
 
-use e2e_support::leftovers;
+use e2e_support::{assert_clean, e2e, leftovers, run_id, run_plain as run, Run};
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_faultline")
-}
-
-/// Whether the root-only tests may run; prints why not.
-fn e2e(test: &str) -> bool {
-    if std::env::var("FAULTLINE_E2E").as_deref() != Ok("1") {
-        eprintln!("{test}: skipped (set FAULTLINE_E2E=1 and run as root)");
-        return false;
-    }
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("{test}: skipped (needs root for network namespaces)");
-        return false;
-    }
-    true
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    dir: PathBuf,
-    run_id: Option<String>,
 }
 
 impl Run {
@@ -52,48 +31,6 @@ fn read_history(path: &Path) -> Vec<Value> {
     text.lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect()
-}
-
-/// `(run id)` as `faultline run` prints it on stderr.
-fn run_id(stderr: &str) -> Option<String> {
-    let at = stderr.find("(run id ")? + "(run id ".len();
-    Some(stderr[at..].split(')').next()?.trim().to_string())
-}
-
-fn run(runs: &Path, args: &[&str]) -> Run {
-    let out = Command::new(bin())
-        .arg("run")
-        .arg("--runs-dir")
-        .arg(runs)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("runs faultline");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    // Shown when a test fails (or with --nocapture).
-    eprintln!("faultline run {}\n{stdout}", args.join(" "));
-    let dir = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("run dir"))
-        .map(|d| PathBuf::from(d.trim()))
-        .unwrap_or_else(|| panic!("no run dir in output:\n{stdout}\n{stderr}"));
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        run_id: run_id(&stderr),
-        stdout,
-        stderr,
-        dir,
-    }
-}
-
-fn assert_clean(r: &Run) {
-    let id = r
-        .run_id
-        .as_deref()
-        .unwrap_or_else(|| panic!("no run id on stderr:\n{}", r.stderr));
-    let left = leftovers(id, &r.dir);
-    assert!(left.is_empty(), "run {id} left behind: {left:#?}");
 }
 
 fn is_client(op: &Value) -> bool {

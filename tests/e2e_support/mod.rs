@@ -1,5 +1,5 @@
 //! Helpers shared by the root-only end-to-end tests that run `faultline run` against the
-//! built-in store (`weak_e2e.rs`, `fsync_e2e.rs`): the skip rule, running the binary, reading
+//! built-in store (`run_e2e.rs`, `weak_e2e.rs`, `fsync_e2e.rs`): the skip rule, running the binary, reading
 //! its results, and asserting that nothing carrying the run id is left behind.
 #![allow(dead_code)] // each test file uses its own subset
 
@@ -55,33 +55,43 @@ pub fn run_id(stderr: &str) -> Option<String> {
     Some(stderr[at..].split(')').next()?.trim().to_string())
 }
 
+/// `faultline run` on the built-in store's usual small cluster (3 nodes, 6 clients, 100 ops/s;
+/// `args` may override), asserting afterwards that the run left nothing behind.
 pub fn run(runs: &Path, args: &[&str]) -> Run {
+    let mut all = vec!["--nodes", "3", "--concurrency", "6", "--rate", "100"];
+    all.extend_from_slice(args);
+    let r = run_plain(runs, &all);
+    assert_clean(&r);
+    r
+}
+
+/// `faultline run` with exactly `args`, recording into `runs`; no leftovers check (the
+/// caller decides: memory-target runs make nothing to leave).
+pub fn run_plain(runs: &Path, args: &[&str]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
         .arg("run")
         .arg("--runs-dir")
         .arg(runs)
-        .args(["--nodes", "3", "--concurrency", "6", "--rate", "100"])
         .args(args)
         .stdin(Stdio::null())
         .output()
         .expect("runs faultline");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    // Shown when a test fails (or with --nocapture).
     eprintln!("faultline run {}\n{stdout}", args.join(" "));
     let dir = stdout
         .lines()
         .find_map(|l| l.strip_prefix("run dir"))
         .map(|d| PathBuf::from(d.trim()))
         .unwrap_or_else(|| panic!("no run dir in output:\n{stdout}\n{stderr}"));
-    let r = Run {
+    Run {
         code: out.status.code().unwrap_or(-1),
         run_id: run_id(&stderr),
         stdout,
         stderr,
         dir,
-    };
-    assert_clean(&r);
-    r
+    }
 }
 
 pub fn lines_of(program: &str, args: &[&str]) -> Vec<String> {

@@ -6,7 +6,7 @@ use std::hash::{BuildHasher, Hash};
 
 use rustc_hash::FxBuildHasher;
 
-const EMPTY: u32 = u32::MAX;
+use super::memo::{slots_for, EMPTY};
 
 pub struct Interner<T> {
     values: Vec<T>,
@@ -52,17 +52,7 @@ impl<T: Hash + Eq> Interner<T> {
         self.values.push(value);
         self.hashes.push(hash);
         if self.values.len() * 2 > self.slots.len() {
-            let n = self.slots.len() * 2;
-            let mask = n - 1;
-            let mut slots = vec![EMPTY; n];
-            for (e, &h) in self.hashes.iter().enumerate() {
-                let mut i = (h as usize) & mask;
-                while slots[i] != EMPTY {
-                    i = (i + 1) & mask;
-                }
-                slots[i] = e as u32;
-            }
-            self.slots = slots;
+            self.slots = slots_for(&self.hashes, self.slots.len() * 2);
         }
         id
     }

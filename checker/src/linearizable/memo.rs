@@ -7,7 +7,23 @@
 
 use super::bitset::Bitset;
 
-const EMPTY: u32 = u32::MAX;
+/// A free slot in an open-addressing table of entry numbers (here and in `intern`).
+pub(super) const EMPTY: u32 = u32::MAX;
+
+/// A slot table of `n` (a power of two) slots holding every entry, placed by its hash with
+/// linear probing: what a table becomes when it grows.
+pub(super) fn slots_for(hashes: &[u64], n: usize) -> Vec<u32> {
+    let mask = n - 1;
+    let mut slots = vec![EMPTY; n];
+    for (e, &h) in hashes.iter().enumerate() {
+        let mut i = (h as usize) & mask;
+        while slots[i] != EMPTY {
+            i = (i + 1) & mask;
+        }
+        slots[i] = e as u32;
+    }
+    slots
+}
 
 pub struct Memo {
     words: usize,
@@ -81,17 +97,7 @@ impl Memo {
     }
 
     fn grow(&mut self) {
-        let n = self.slots.len() * 2;
-        let mask = n - 1;
-        let mut slots = vec![EMPTY; n];
-        for (e, &h) in self.hashes.iter().enumerate() {
-            let mut i = (h as usize) & mask;
-            while slots[i] != EMPTY {
-                i = (i + 1) & mask;
-            }
-            slots[i] = e as u32;
-        }
-        self.slots = slots;
+        self.slots = slots_for(&self.hashes, self.slots.len() * 2);
     }
 }
 

@@ -12,6 +12,7 @@ mod node;
 mod report;
 mod run;
 mod serve;
+mod spec_error;
 mod targets;
 
 #[derive(Debug, Parser)]

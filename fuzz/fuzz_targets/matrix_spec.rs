@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 use libfuzzer_sys::fuzz_target;
 
-// The spec reader lives in the binary crate; compile the same file here.
+// The spec reader lives in the binary crate; compile the same files here.
+#[path = "../../src/spec_error.rs"]
+mod spec_error;
 #[path = "../../src/matrix/spec.rs"]
 mod spec;
 

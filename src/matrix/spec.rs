@@ -130,20 +130,7 @@ pub struct Row {
     pub expect: Vec<(String, Expect)>,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum MatrixError {
-    #[error("{file}: {message}")]
-    Read { file: String, message: String },
-    #[error("{file}: {message}")]
-    Toml { file: String, message: String },
-    #[error("{file}:{line}: field {field}: {message}")]
-    Field {
-        file: String,
-        line: usize,
-        field: String,
-        message: String,
-    },
-}
+pub use crate::spec_error::SpecFileError as MatrixError;
 
 /// The line of the `n`th `[[row]]` header (1-based), or of `needle` after it.
 fn row_line(text: &str, n: usize, needle: Option<&str>) -> usize {

@@ -69,22 +69,7 @@ fn default_timeout() -> u64 {
     2000
 }
 
-/// Why a target file is not usable.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum SpecError {
-    #[error("{file}: {message}")]
-    Read { file: String, message: String },
-    /// TOML syntax or shape; the toml crate's message carries line and column.
-    #[error("{file}: {message}")]
-    Toml { file: String, message: String },
-    #[error("{file}:{line}: field {field}: {message}")]
-    Field {
-        file: String,
-        line: usize,
-        field: String,
-        message: String,
-    },
-}
+pub use crate::spec_error::SpecFileError as SpecError;
 
 const NODE_PLACEHOLDERS: &[&str] = &["node", "ip", "port", "addr", "data_dir", "peers", "dir"];
 const SIGNAL_PLACEHOLDERS: &[&str] = &[
